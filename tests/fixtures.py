@@ -1,0 +1,1 @@
+"""Shared fixtures: filled in by tests/scope.py helpers."""
