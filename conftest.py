@@ -7,6 +7,12 @@ import os
 
 # Development defaults for settings parsing; pytest-django still runs tests with DEBUG off.
 os.environ.setdefault("DEBUG", "true")
-os.environ.setdefault("VAR_DIR", "/tmp/servicedesk-test-var")
 
 pytest_plugins = ["tests.fixtures"]
+
+
+def pytest_configure() -> None:
+    from django.conf import settings
+
+    # Hashing test passwords with PBKDF2 costs seconds per test; nothing here tests hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -5,8 +5,10 @@ A malformed value raises ImproperlyConfigured naming the variable, at start-up.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -20,12 +22,15 @@ from config.env import (
     env_url,
 )
 
+# Lets generic admin and queryset classes be subscripted at run time, as the stubs type them.
+django_stubs_ext.monkeypatch()
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
 
-_DEV_SECRET_KEY = "insecure-development-key-only-used-when-DEBUG-is-true"
+_DEV_SECRET_KEY = "insecure-development-key-only-used-when-DEBUG-is-true"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
@@ -57,7 +62,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -67,6 +71,10 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
 ]
+
+if not DEBUG:
+    # In production the app serves its own compressed, cache-busted static files.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 
@@ -167,12 +175,8 @@ Q_CLUSTER: dict[str, object] = {
 if Q_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
 else:
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        raise ImproperlyConfigured(
-            "Q_BROKER=redis needs the 'redis' package: pip install redis."
-        ) from None
+    if importlib.util.find_spec("redis") is None:
+        raise ImproperlyConfigured("Q_BROKER=redis needs the 'redis' package: pip install redis.")
     Q_CLUSTER["redis"] = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:  # type: ignore[operator]
     raise ImproperlyConfigured("Q_RETRY_SECONDS must be greater than Q_TIMEOUT_SECONDS.")

@@ -1,0 +1,1 @@
+"""Per-ticket-type agent policy and the one gate every action passes through."""

@@ -1,0 +1,1 @@
+"""Metrics computed from the ticket timeline and time entries, baselines and ROI."""

@@ -185,11 +185,9 @@ class Asset(models.Model):
         return self.hostname
 
     def clean(self) -> None:
-        if self.primary_contact_id and self.primary_contact:
-            if self.primary_contact.client_id != self.client_id:
-                raise ValidationError(
-                    {"primary_contact": "The contact belongs to a different client."}
-                )
+        contact = self.primary_contact if self.primary_contact_id else None
+        if contact is not None and contact.client_id != self.client_id:
+            raise ValidationError({"primary_contact": "The contact belongs to a different client."})
 
 
 class TicketType(models.Model):
@@ -216,9 +214,7 @@ class TicketSubtype(models.Model):
 
     class Meta:
         ordering = ["type__name", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["type", "name"], name="subtype_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["type", "name"], name="subtype_unique_name")]
 
     def __str__(self) -> str:
         return f"{self.type} › {self.name}"
@@ -230,9 +226,7 @@ class TicketItem(models.Model):
 
     class Meta:
         ordering = ["subtype__name", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["subtype", "name"], name="item_unique_name")
-        ]
+        constraints = [models.UniqueConstraint(fields=["subtype", "name"], name="item_unique_name")]
 
     def __str__(self) -> str:
         return f"{self.subtype} › {self.name}"
@@ -604,7 +598,8 @@ class TicketEvent(models.Model):
     new_value = models.CharField(max_length=255, blank=True)
     body = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
-    dedupe_key = models.CharField(
+    # NULL rather than "" so that the unique constraint ignores events without a source id.
+    dedupe_key = models.CharField(  # noqa: DJ001
         max_length=200,
         null=True,
         blank=True,

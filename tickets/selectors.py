@@ -1,12 +1,31 @@
-"""Reads, always through the signed-in person's client scope (a foreign object is a 404)."""
+"""Reads, always through the signed-in person's client scope.
+
+Every list and detail in the product starts from one of these functions, so a technician
+never sees a client they do not serve, and a foreign object is a 404, not a 403 that would
+confirm it exists.
+"""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.db.models import Count, Prefetch, Q, QuerySet, Value
 from django.http import Http404
 
-from tickets.models import Client, StaffMember, Ticket
+from tickets.models import (
+    Asset,
+    Client,
+    Contact,
+    Contract,
+    Queue,
+    StaffMember,
+    Ticket,
+    TicketEvent,
+    TicketType,
+)
 
 UserLike = AbstractBaseUser | AnonymousUser
 
@@ -15,6 +34,214 @@ def staff_for_user(user: UserLike) -> StaffMember | None:
     if not user.is_authenticated:
         return None
     try:
-        return user.staff  # type: ignore[union-attr]
+        return cast(User, user).staff
     except StaffMember.DoesNotExist:
         return None
+
+
+def _sees_all_clients(user: UserLike) -> bool:
+    if getattr(user, "is_superuser", False):
+        return True
+    staff = staff_for_user(user)
+    return staff is not None and staff.all_clients
+
+
+def client_ids_visible_to(user: UserLike) -> QuerySet[Client, int] | None:
+    """The ids of clients in scope, or None when every client is (no filter needed)."""
+    if _sees_all_clients(user):
+        return None
+    staff = staff_for_user(user)
+    if staff is None:
+        return Client.objects.none().values_list("id", flat=True)
+    return staff.clients.values_list("id", flat=True)
+
+
+def clients_visible_to(user: UserLike) -> QuerySet[Client]:
+    ids = client_ids_visible_to(user)
+    clients = Client.objects.all()
+    return clients if ids is None else clients.filter(id__in=ids)
+
+
+def tickets_visible_to(user: UserLike) -> QuerySet[Ticket]:
+    """Tickets in scope. Tickets whose client is not known yet are seen by all-client staff."""
+    ids = client_ids_visible_to(user)
+    tickets = Ticket.objects.all()
+    return tickets if ids is None else tickets.filter(client_id__in=ids)
+
+
+@dataclass(frozen=True)
+class TicketFilters:
+    q: str = ""
+    status: str = ""
+    priority: int | None = None
+    client_id: int | None = None
+    type_id: int | None = None
+    queue_id: int | None = None
+    assignee: str = ""  # "", "me", "none" or a StaffMember id as text
+
+
+def ticket_list(*, user: UserLike, filters: TicketFilters) -> QuerySet[Ticket]:
+    tickets = tickets_visible_to(user).select_related("client", "type", "queue", "assignee__user")
+    tickets = tickets.only(
+        "id",
+        "summary",
+        "status",
+        "priority",
+        "opened_at",
+        "sla_resolution_due_at",
+        "client__name",
+        "type__name",
+        "queue__name",
+        "assignee__user__first_name",
+        "assignee__user__last_name",
+        "assignee__user__username",
+    )
+    return _apply_filters(tickets, user=user, filters=filters)
+
+
+def _apply_filters(
+    tickets: QuerySet[Ticket], *, user: UserLike, filters: TicketFilters
+) -> QuerySet[Ticket]:
+    if filters.q:
+        term = filters.q.strip().lstrip("#")
+        if term.isdigit():
+            tickets = tickets.filter(id=int(term))
+        else:
+            tickets = tickets.filter(
+                Q(summary__icontains=filters.q) | Q(external_id=filters.q.strip())
+            )
+    if filters.status == "open":
+        tickets = tickets.filter(status__in=Ticket.OPEN_STATUSES)
+    elif filters.status:
+        tickets = tickets.filter(status=filters.status)
+    if filters.priority:
+        tickets = tickets.filter(priority=filters.priority)
+    if filters.client_id:
+        tickets = tickets.filter(client_id=filters.client_id)
+    if filters.type_id:
+        tickets = tickets.filter(type_id=filters.type_id)
+    if filters.queue_id:
+        tickets = tickets.filter(queue_id=filters.queue_id)
+    return _filter_assignee(tickets, user=user, assignee=filters.assignee)
+
+
+def _filter_assignee(
+    tickets: QuerySet[Ticket], *, user: UserLike, assignee: str
+) -> QuerySet[Ticket]:
+    if assignee == "none":
+        return tickets.filter(assignee__isnull=True)
+    if assignee == "me":
+        staff = staff_for_user(user)
+        return tickets.filter(assignee=staff) if staff else tickets.none()
+    if assignee.isdigit():
+        return tickets.filter(assignee_id=int(assignee))
+    return tickets
+
+
+def ticket_get(*, user: UserLike, ticket_id: int) -> Ticket:
+    """One ticket with everything its detail page shows, or 404 if out of scope."""
+    events = TicketEvent.objects.select_related("actor_staff__user", "actor_contact")
+    ticket = (
+        tickets_visible_to(user)
+        .select_related(
+            "client",
+            "contact",
+            "site",
+            "contract",
+            "queue",
+            "type",
+            "subtype",
+            "item",
+            "assignee__user",
+        )
+        .prefetch_related(
+            "assets",
+            Prefetch("events", queryset=events),
+            "time_entries__staff__user",
+            "csat_responses",
+        )
+        .filter(id=ticket_id)
+        .first()
+    )
+    if ticket is None:
+        raise Http404("No such ticket in your clients.")
+    return ticket
+
+
+def client_list(*, user: UserLike) -> QuerySet[Client]:
+    return clients_visible_to(user).annotate(
+        open_tickets=Count("tickets", filter=Q(tickets__status__in=Ticket.OPEN_STATUSES)),
+    )
+
+
+def client_get(*, user: UserLike, client_id: int) -> Client:
+    contracts = Contract.objects.prefetch_related("sla_targets")
+    client = (
+        clients_visible_to(user)
+        .prefetch_related(
+            "email_domains",
+            "sites",
+            Prefetch("contracts", queryset=contracts),
+            Prefetch("contacts", queryset=Contact.objects.select_related("site")),
+            Prefetch("assets", queryset=Asset.objects.select_related("primary_contact")),
+        )
+        .filter(id=client_id)
+        .first()
+    )
+    if client is None:
+        raise Http404("No such client in your scope.")
+    return client
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    clients: QuerySet[Client]
+    types: QuerySet[TicketType]
+    queues: QuerySet[Queue]
+    assignees: QuerySet[StaffMember]
+
+
+def ticket_filter_choices(*, user: UserLike) -> FilterChoices:
+    return FilterChoices(
+        clients=clients_visible_to(user).only("id", "name"),
+        types=TicketType.objects.filter(is_active=True).only("id", "name"),
+        queues=Queue.objects.filter(is_active=True).only("id", "name"),
+        assignees=StaffMember.objects.filter(takes_tickets=True).select_related("user"),
+    )
+
+
+@dataclass(frozen=True)
+class DeskSummary:
+    open_tickets: int
+    unassigned: int
+    breached: int
+    mine_open: int
+    opened_7d: int
+    resolved_7d: int
+
+
+def desk_summary(*, user: UserLike, now: dt.datetime) -> DeskSummary:
+    """Headline counts for the home page, in one query."""
+    staff = staff_for_user(user)
+    week_ago = now - dt.timedelta(days=7)
+    is_open = Q(status__in=Ticket.OPEN_STATUSES)
+    counts = tickets_visible_to(user).aggregate(
+        open_tickets=Count("id", filter=is_open),
+        unassigned=Count("id", filter=is_open & Q(assignee__isnull=True)),
+        breached=Count("id", filter=is_open & Q(sla_resolution_due_at__lt=now)),
+        mine_open=Count("id", filter=is_open & Q(assignee=staff)) if staff else Value(0),
+        opened_7d=Count("id", filter=Q(opened_at__gte=week_ago)),
+        resolved_7d=Count("id", filter=Q(resolved_at__gte=week_ago)),
+    )
+    return DeskSummary(**{key: int(value or 0) for key, value in counts.items()})
+
+
+def open_by_queue(*, user: UserLike) -> list[dict[str, Any]]:
+    rows = (
+        tickets_visible_to(user)
+        .filter(status__in=Ticket.OPEN_STATUSES)
+        .values("queue__id", "queue__name")
+        .annotate(total=Count("id"), unassigned=Count("id", filter=Q(assignee__isnull=True)))
+        .order_by("-total")
+    )
+    return [dict(row) for row in rows]

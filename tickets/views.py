@@ -1,3 +1,112 @@
-from django.shortcuts import render
+"""HTML pages. Thin: parse input, call a selector or service, render a page or a partial."""
 
-# Create your views here.
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from config.http import HtmxHttpRequest
+from tickets import selectors, services
+from tickets.forms import NoteForm, TicketFilterForm
+
+
+@require_GET
+def healthz(request: HtmxHttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@login_required
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    staff = selectors.staff_for_user(request.user)
+    context = {
+        "summary": selectors.desk_summary(user=request.user, now=timezone.now()),
+        "queues": selectors.open_by_queue(user=request.user),
+        "role": staff.role if staff else None,
+    }
+    return render(request, "tickets/home.html", context)
+
+
+@require_GET
+@login_required
+def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
+    choices = selectors.ticket_filter_choices(user=request.user)
+    form = TicketFilterForm(request.GET or None, choices=choices)
+    page = None
+    if not form.is_bound or form.is_valid():
+        filters = form.to_filters() if form.is_bound else selectors.TicketFilters()
+        tickets = selectors.ticket_list(user=request.user, filters=filters)
+        page = Paginator(tickets, _page_size()).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "querystring": _querystring_without_page(request)}
+    template = "tickets/ticket_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#results"
+    return render(request, template, context, status=200 if page is not None else 400)
+
+
+@require_GET
+@login_required
+def ticket_detail(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
+    return render(request, "tickets/ticket_detail.html", {"ticket": ticket, "form": NoteForm()})
+
+
+@require_POST
+@login_required
+def ticket_note_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
+    ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
+    staff = selectors.staff_for_user(request.user)
+    form = NoteForm(request.POST)
+    status = 200
+    if staff is None:
+        form.add_error(None, "Only staff members can write on tickets.")
+        status = 403
+    elif form.is_valid():
+        try:
+            services.ticket_add_note(
+                ticket=ticket,
+                staff=staff,
+                body=form.cleaned_data["body"],
+                public=form.cleaned_data["public"],
+            )
+            form = NoteForm()
+        except ValidationError as error:
+            form.add_error(None, error)
+            status = 400
+    else:
+        status = 400
+    ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
+    template = "tickets/ticket_detail.html"
+    if request.htmx:
+        template += "#timeline"
+    return render(request, template, {"ticket": ticket, "form": form}, status=status)
+
+
+@require_GET
+@login_required
+def client_list(request: HtmxHttpRequest) -> HttpResponse:
+    clients = selectors.client_list(user=request.user)
+    return render(request, "tickets/client_list.html", {"clients": clients})
+
+
+@require_GET
+@login_required
+def client_detail(request: HtmxHttpRequest, client_id: int) -> HttpResponse:
+    client = selectors.client_get(user=request.user, client_id=client_id)
+    return render(request, "tickets/client_detail.html", {"client": client})
+
+
+def _page_size() -> int:
+    return int(settings.TICKETS_PAGE_SIZE)
+
+
+def _querystring_without_page(request: HtmxHttpRequest) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make run`: migrate, seed the demo MSP if it is not there, start the background worker and the
+# web server on the embedded default (SQLite under var/, local model, no API key).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+export DEBUG="${DEBUG:-true}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+mkdir -p var
+
+echo "== Applying database migrations"
+python manage.py migrate --noinput
+echo "== Seeding the demo MSP (each step is skipped when its data is already there)"
+python manage.py seed_demo
+
+echo "== Starting the background worker (django-q2)"
+python manage.py qcluster >var/qcluster.log 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true; wait $WORKER 2>/dev/null || true' EXIT INT TERM
+
+python - <<PY
+from tickets.demo import DEMO_LOGINS
+print()
+print("Service desk is starting at  http://$HOST:$PORT/")
+print("Sign in with any of these demo logins:")
+for username, password, role in DEMO_LOGINS:
+    print(f"  {role:<11} {username:<10} password: {password}")
+print("Worker log: var/qcluster.log   Stop with Ctrl-C.")
+print()
+PY
+python manage.py runserver "$HOST:$PORT"
