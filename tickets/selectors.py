@@ -12,7 +12,20 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from django.db.models import Count, Prefetch, Q, QuerySet, Value
+from decimal import Decimal
+
+from django.db.models import (
+    Avg,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
 from django.http import Http404
 
 from tickets.models import (
@@ -20,11 +33,13 @@ from tickets.models import (
     Client,
     Contact,
     Contract,
+    CsatResponse,
     Queue,
     StaffMember,
     Ticket,
     TicketEvent,
     TicketType,
+    TimeEntry,
 )
 
 UserLike = AbstractBaseUser | AnonymousUser
@@ -245,3 +260,43 @@ def open_by_queue(*, user: UserLike) -> list[dict[str, Any]]:
         .order_by("-total")
     )
     return [dict(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class BusinessSummary:
+    """The owner's first look: revenue in force against the technician time it took."""
+
+    monthly_revenue: Decimal
+    contracts_in_force: int
+    resolved_30d: int
+    technician_hours_30d: float
+    technician_cost_30d: Decimal
+    csat_average_30d: float | None
+    csat_responses_30d: int
+
+
+def business_summary(*, user: UserLike, now: dt.datetime) -> BusinessSummary:
+    today = now.date()
+    since = now - dt.timedelta(days=30)
+    clients = clients_visible_to(user)
+    in_force = Contract.objects.filter(client__in=clients, starts_on__lte=today).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=today)
+    )
+    contracts = in_force.aggregate(revenue=Sum("monthly_revenue"), count=Count("id"))
+    time = TimeEntry.objects.filter(ticket__in=tickets_visible_to(user), started_at__gte=since)
+    cost_expr = ExpressionWrapper(
+        F("minutes") * F("staff__hourly_cost") / 60, output_field=DecimalField()
+    )
+    labour = time.aggregate(logged=Sum("minutes"), cost=Sum(cost_expr))
+    csat = CsatResponse.objects.filter(
+        ticket__in=tickets_visible_to(user), responded_at__gte=since
+    ).aggregate(average=Avg("score"), count=Count("id"))
+    return BusinessSummary(
+        monthly_revenue=contracts["revenue"] or Decimal("0"),
+        contracts_in_force=contracts["count"],
+        resolved_30d=tickets_visible_to(user).filter(resolved_at__gte=since).count(),
+        technician_hours_30d=round((labour["logged"] or 0) / 60, 1),
+        technician_cost_30d=Decimal(labour["cost"] or 0).quantize(Decimal("1")),
+        csat_average_30d=round(csat["average"], 2) if csat["average"] is not None else None,
+        csat_responses_30d=csat["count"],
+    )

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from config.http import HtmxHttpRequest
 from tickets import selectors, services
 from tickets.forms import NoteForm, TicketFilterForm
+from tickets.models import StaffMember
 
 
 @require_GET
@@ -25,10 +26,17 @@ def healthz(request: HtmxHttpRequest) -> JsonResponse:
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
     staff = selectors.staff_for_user(request.user)
+    now = timezone.now()
+    role = staff.role if staff else None
     context = {
-        "summary": selectors.desk_summary(user=request.user, now=timezone.now()),
+        "summary": selectors.desk_summary(user=request.user, now=now),
         "queues": selectors.open_by_queue(user=request.user),
-        "role": staff.role if staff else None,
+        "business": (
+            selectors.business_summary(user=request.user, now=now)
+            if role == StaffMember.Role.OWNER
+            else None
+        ),
+        "role": role,
     }
     return render(request, "tickets/home.html", context)
 

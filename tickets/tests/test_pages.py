@@ -1,0 +1,174 @@
+"""The pages each role uses: list, detail, notes, login, and their query budgets."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests.fixtures import PASSWORD, World, make_ticket
+from tickets.models import Ticket, TicketEvent
+
+
+def _list_queries(world: World, query: str = "") -> int:
+    http = world.login(world.tech_in)
+    with CaptureQueriesContext(connection) as captured:
+        response = http.get(reverse("ticket_list") + query)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_the_ticket_list_query_count_does_not_grow_with_the_page(world: World) -> None:
+    few = _list_queries(world)
+    for number in range(60):
+        make_ticket(world.client, summary=f"Extra {number}", external_id=f"X-{number}")
+    many = _list_queries(world)
+    assert few == many
+
+
+@pytest.mark.smoke
+def test_the_ticket_list_paginates(world: World, settings) -> None:
+    settings.TICKETS_PAGE_SIZE = 5
+    for number in range(12):
+        make_ticket(world.client, summary=f"Paged {number:02d}", external_id=f"P-{number}")
+    http = world.login(world.tech_in)
+    first = http.get(reverse("ticket_list")).content.decode()
+    third = http.get(reverse("ticket_list") + "?page=3").content.decode()
+    assert "page 1 of 3" in first and "Paged 11" in first
+    assert "page 3 of 3" in third and "Dana cannot sign in" in third
+
+
+def test_an_htmx_filter_returns_only_the_results_partial(world: World) -> None:
+    http = world.login(world.tech_in)
+    response = http.get(reverse("ticket_list") + "?q=Dana", headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="results"')
+    assert "<html" not in body
+    assert "Dana cannot sign in" in body
+
+
+def test_search_finds_by_id_and_by_words(world: World) -> None:
+    http = world.login(world.manager)
+    by_id = http.get(reverse("ticket_list") + f"?q=%23{world.other_ticket.id}")
+    assert "Globex printer jam" in by_id.content.decode()
+    assert "Dana cannot sign in" not in by_id.content.decode()
+    by_words = http.get(reverse("ticket_list") + "?q=printer")
+    assert "Globex printer jam" in by_words.content.decode()
+
+
+def test_a_bad_filter_is_a_field_error_not_a_crash(world: World) -> None:
+    http = world.login(world.manager)
+    response = http.get(reverse("ticket_list") + "?priority=9&status=bogus")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "priority" in body and "status" in body
+
+
+def test_filters_narrow_the_list(world: World) -> None:
+    world.other_ticket.status = Ticket.Status.RESOLVED
+    world.other_ticket.save()
+    http = world.login(world.manager)
+    body = http.get(reverse("ticket_list") + "?status=open").content.decode()
+    assert "Dana cannot sign in" in body and "Globex printer jam" not in body
+    body = http.get(reverse("ticket_list") + "?assignee=none&type=%d" % world.ticket_type.id)
+    assert "Dana cannot sign in" in body.content.decode()
+
+
+def test_an_empty_list_explains_itself(world: World) -> None:
+    http = world.login(world.manager)
+    body = http.get(reverse("ticket_list") + "?q=nothing-matches-this").content.decode()
+    assert "No tickets match these filters" in body
+
+
+def test_the_detail_page_shows_the_timeline_within_a_query_budget(world: World) -> None:
+    for number in range(10):
+        TicketEvent.objects.create(
+            ticket=world.ticket,
+            kind=TicketEvent.Kind.NOTE,
+            actor_kind=TicketEvent.ActorKind.HUMAN,
+            actor_staff=world.tech_in,
+            body=f"Checked step {number}",
+            occurred_at=world.ticket.opened_at,
+        )
+    http = world.login(world.tech_in)
+    with CaptureQueriesContext(connection) as captured:
+        response = http.get(reverse("ticket_detail", args=[world.ticket.id]))
+    body = response.content.decode()
+    assert "Checked step 9" in body and "Insider" in body
+    assert len(captured) <= 14
+
+
+def test_a_public_reply_is_timelined_and_sets_first_response(world: World) -> None:
+    http = world.login(world.tech_in)
+    url = reverse("ticket_note_add", args=[world.ticket.id])
+    response = http.post(
+        url, {"body": "Resetting it now", "public": "on"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    assert response.content.decode().lstrip().startswith('<section id="timeline"')
+    event = TicketEvent.objects.get(ticket=world.ticket, kind=TicketEvent.Kind.REPLY)
+    assert event.actor_staff == world.tech_in and event.body == "Resetting it now"
+    world.ticket.refresh_from_db()
+    assert world.ticket.first_response_at == event.occurred_at
+
+
+def test_an_internal_note_does_not_count_as_a_response(world: World) -> None:
+    http = world.login(world.tech_in)
+    http.post(reverse("ticket_note_add", args=[world.ticket.id]), {"body": "Looking"})
+    world.ticket.refresh_from_db()
+    assert world.ticket.first_response_at is None
+    assert TicketEvent.objects.filter(ticket=world.ticket, kind="note").count() == 1
+
+
+def test_an_empty_note_is_a_field_error(world: World) -> None:
+    http = world.login(world.tech_in)
+    response = http.post(reverse("ticket_note_add", args=[world.ticket.id]), {"body": "   "})
+    assert response.status_code == 400
+    assert "This field is required" in response.content.decode()
+    assert not TicketEvent.objects.filter(ticket=world.ticket, kind="note").exists()
+
+
+@pytest.mark.smoke
+def test_each_role_signs_in_and_lands_on_its_home(world: World, client) -> None:
+    expectations = {
+        world.tech_in: "My desk",
+        world.manager: "Service desk today",
+        world.owner: "Business overview",
+    }
+    for staff, heading in expectations.items():
+        response = client.post(
+            reverse("login"), {"username": staff.user.username, "password": PASSWORD}, follow=True
+        )
+        assert heading in response.content.decode()
+        client.post(reverse("logout"))
+        assert client.get(reverse("home")).status_code == 302
+
+
+def test_a_wrong_password_is_refused(world: World, client) -> None:
+    response = client.post(reverse("login"), {"username": "insider", "password": "nope"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_the_owner_sees_revenue_and_labour_cost(world: World) -> None:
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from tickets.models import CsatResponse, TimeEntry
+
+    world.contract.monthly_revenue = Decimal("4200")
+    world.contract.save()
+    world.tech_in.hourly_cost = Decimal("60")
+    world.tech_in.save()
+    now = timezone.now()
+    TimeEntry.objects.create(ticket=world.ticket, staff=world.tech_in, started_at=now, minutes=90)
+    CsatResponse.objects.create(ticket=world.ticket, score=4, responded_at=now)
+    CsatResponse.objects.create(ticket=world.ticket, score=5, responded_at=now)
+    business = world.login(world.owner).get(reverse("home")).context["business"]
+    assert business.monthly_revenue == Decimal("4200")
+    assert business.technician_hours_30d == 1.5
+    assert business.technician_cost_30d == Decimal("90")
+    assert (business.csat_average_30d, business.csat_responses_30d) == (4.5, 2)
+    assert world.login(world.manager).get(reverse("home")).context["business"] is None
