@@ -1,0 +1,128 @@
+"""The embedded default end to end: a fresh SQLite database, migrated and seeded by the same
+commands `make run` uses, served by a real web server and worked by a real django-q2 worker."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    var = tmp_path_factory.mktemp("embedded")
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "VAR_DIR": str(var),
+        "DATABASE_URL": f"sqlite:///{var}/desk.sqlite3",
+    }
+    manage = [sys.executable, "manage.py"]
+    for args in (["migrate", "--noinput"], ["seed_demo", "--tickets", "300", "--no-progress"]):
+        subprocess.run(manage + args, cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(base + "/healthz")
+        yield base, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def _sign_in(base: str, username: str) -> urllib.request.OpenerDirector:
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(base + "/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    form = urllib.parse.urlencode(
+        {"username": username, "password": "demo", "csrfmiddlewaretoken": token.group(1)}
+    ).encode()
+    request = urllib.request.Request(base + "/login/", data=form, headers={"Referer": base})
+    landing = opener.open(request).read().decode()
+    assert "Sign out" in landing, f"{username} could not sign in"
+    return opener
+
+
+@pytest.mark.smoke
+def test_every_demo_role_signs_in_and_sees_its_pages(embedded: tuple[str, dict[str, str]]) -> None:
+    base, _ = embedded
+    owner_home = _sign_in(base, "owner").open(base + "/").read().decode()
+    assert "Business overview" in owner_home and "monthly contract revenue" in owner_home
+    manager = _sign_in(base, "manager")
+    assert "Service desk today" in manager.open(base + "/").read().decode()
+    tickets = manager.open(base + "/tickets/").read().decode()
+    assert re.search(r"[\d,]+ tickets · page 1 of \d+", tickets)
+    first_id = re.search(r'href="/tickets/(\d+)/"', tickets)
+    assert first_id is not None
+    detail = manager.open(f"{base}/tickets/{first_id.group(1)}/").read().decode()
+    assert "Timeline" in detail and "Created" in detail
+
+
+@pytest.mark.smoke
+def test_the_worker_runs_background_tasks(embedded: tuple[str, dict[str, str]]) -> None:
+    _, env = embedded
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    script = (
+        "from django_q.tasks import async_task, result\n"
+        "task = async_task('math.floor', 41.7)\n"
+        "print('RESULT', result(task, wait=30000))\n"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    assert "RESULT 41" in done.stdout
