@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,6 +14,7 @@ from config.http import HtmxHttpRequest
 from tickets import selectors, services
 from tickets.forms import NoteForm, TicketFilterForm
 from tickets.models import StaffMember
+from tickets.pagination import CappedPaginator
 
 
 @require_GET
@@ -50,7 +50,10 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_bound or form.is_valid():
         filters = form.to_filters() if form.is_bound else selectors.TicketFilters()
         tickets = selectors.ticket_list(user=request.user, filters=filters)
-        page = Paginator(tickets, _page_size()).get_page(request.GET.get("page"))
+        paginator = CappedPaginator(
+            tickets, settings.TICKETS_PAGE_SIZE, cap=settings.TICKETS_COUNT_CAP
+        )
+        page = paginator.get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "querystring": _querystring_without_page(request)}
     template = "tickets/ticket_list.html"
     if request.htmx and not request.htmx.boosted:
@@ -108,10 +111,6 @@ def client_list(request: HtmxHttpRequest) -> HttpResponse:
 def client_detail(request: HtmxHttpRequest, client_id: int) -> HttpResponse:
     client = selectors.client_get(user=request.user, client_id=client_id)
     return render(request, "tickets/client_detail.html", {"client": client})
-
-
-def _page_size() -> int:
-    return int(settings.TICKETS_PAGE_SIZE)
 
 
 def _querystring_without_page(request: HtmxHttpRequest) -> str:

@@ -172,3 +172,15 @@ def test_the_owner_sees_revenue_and_labour_cost(world: World) -> None:
     assert business.technician_cost_30d == Decimal("90")
     assert (business.csat_average_30d, business.csat_responses_30d) == (4.5, 2)
     assert world.login(world.manager).get(reverse("home")).context["business"] is None
+
+
+def test_a_huge_list_says_more_than_instead_of_counting_everything(world: World, settings) -> None:
+    settings.TICKETS_PAGE_SIZE = 2
+    settings.TICKETS_COUNT_CAP = 5
+    for number in range(8):
+        make_ticket(world.client, summary=f"Bulk {number}", external_id=f"B-{number}")
+    http = world.login(world.manager)
+    body = http.get(reverse("ticket_list")).content.decode()
+    assert "More than 5 tickets" in body and "page 1 of 3+" in body
+    body = http.get(reverse("ticket_list") + "?q=Bulk+7").content.decode()
+    assert "1 ticket · page 1 of 1" in body
