@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import URLPattern, get_resolver, reverse
 
 from tests.fixtures import World
@@ -110,3 +111,16 @@ def test_anonymous_visitors_are_sent_to_login(world: World, client, name: str) -
     response = client.get(reverse(name, args=args))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_admin_is_closed_to_staff_scoped_to_some_clients(world: World) -> None:
+    for staff in (world.tech_out, world.manager):
+        staff.user.is_staff = True
+        staff.user.save()
+        for codename in ("view_ticket", "change_ticket", "view_client"):
+            staff.user.user_permissions.add(Permission.objects.get(codename=codename))
+    url = reverse("admin:tickets_ticket_change", args=[world.ticket.id])
+    outsider = world.login(world.tech_out).get(url)
+    assert outsider.status_code == 302 and reverse("admin:login") in outsider["Location"]
+    assert world.login(world.tech_out).get(reverse("admin:index")).status_code == 302
+    assert world.login(world.manager).get(url).status_code == 200
