@@ -13,6 +13,8 @@ step "ruff format --check"
 ruff format --check .
 step "mypy"
 mypy .
+step "browser for the end-to-end tests"
+scripts/ensure_chromium.sh
 step "pytest on PostgreSQL"
 scripts/with_postgres.sh pytest -n "${PYTEST_WORKERS:-auto}" -p no:cacheprovider "$@"
 step "smoke tests on SQLite (the embedded default)"

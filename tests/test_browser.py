@@ -1,0 +1,106 @@
+"""The HTMX pages in a real browser: Debian's Chromium driven by Playwright against a live
+server, so partial swaps, pushed URLs and keyboard shortcuts are proven, not assumed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.fixtures import PASSWORD, World, make_ticket
+from tickets.models import TicketEvent
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    profile = tempfile.mkdtemp(prefix="servicedesk-chromium-")
+    saved = dict(os.environ)
+    os.environ.update(TMPDIR=profile, XDG_CACHE_HOME=profile, XDG_CONFIG_HOME=profile)
+    # The test uses the ORM while Playwright's event loop runs in the same thread.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS
+            )
+            yield launched
+            launched.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser: Browser, live_server) -> Iterator[Page]:
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+@pytest.fixture
+def browser_world(transactional_db: None, world: World) -> World:
+    for number in range(3):
+        make_ticket(
+            world.client, summary=f"VPN drops every hour {number}", external_id=f"V-{number}"
+        )
+    return world
+
+
+def test_typing_a_search_swaps_the_results_without_reloading(page: Page, browser_world: World):
+    sign_in(page, "insider")
+    page.goto("/tickets/")
+    expect(page.locator("#results")).to_contain_text("Dana cannot sign in")
+    page.evaluate("window.__stillHere = true")
+    page.keyboard.press("/")
+    expect(page.locator("#id_q")).to_be_focused()
+    page.keyboard.type("VPN drops")
+    expect(page.locator("#results")).not_to_contain_text("Dana cannot sign in")
+    expect(page.locator("#results")).to_contain_text("3 tickets")
+    assert page.evaluate("window.__stillHere") is True
+    assert "q=VPN%20drops" in page.url
+
+
+def test_a_note_appears_on_the_timeline_without_reloading(page: Page, browser_world: World):
+    sign_in(page, "insider")
+    page.goto(f"/tickets/{browser_world.ticket.id}/")
+    page.evaluate("window.__stillHere = true")
+    page.fill("#id_body", "Called Dana, resetting now")
+    page.check("#id_public")
+    page.click("text=Save note")
+    expect(page.locator("#timeline")).to_contain_text("Called Dana, resetting now")
+    expect(page.locator("#id_body")).to_have_value("")
+    assert page.evaluate("window.__stillHere") is True
+    event = TicketEvent.objects.get(ticket=browser_world.ticket, kind=TicketEvent.Kind.REPLY)
+    assert event.actor_staff == browser_world.tech_in
+
+
+def test_a_technician_cannot_open_a_foreign_ticket(page: Page, browser_world: World):
+    sign_in(page, "outsider")
+    response = page.goto(f"/tickets/{browser_world.ticket.id}/")
+    assert response is not None and response.status == 404
