@@ -97,15 +97,22 @@ def env_choice(
     return value
 
 
-def env_url(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
-    """An http(s) URL, or the default (which may be empty, meaning "not configured")."""
+def env_url(
+    name: str,
+    default: str,
+    *,
+    schemes: tuple[str, ...] = ("http", "https"),
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """A URL with one of `schemes`, or the default (empty means "not configured")."""
     value = env_str(name, default, environ=environ)
     if value == "":
         return value
     parsed = urlparse(value)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
+    located = parsed.path if parsed.scheme == "unix" else parsed.netloc
+    if parsed.scheme not in schemes or not located:
         raise ImproperlyConfigured(
-            f"{name}={value!r} is not an http(s) URL such as 'http://127.0.0.1:11434/v1'."
+            f"{name}={value!r} is not a URL starting with {' or '.join(s + '://' for s in schemes)}"
         )
     return value
 

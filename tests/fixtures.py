@@ -20,6 +20,7 @@ from tickets.models import (
     Client,
     Contact,
     Contract,
+    Queue,
     StaffMember,
     Ticket,
     TicketEvent,
@@ -37,6 +38,7 @@ class World:
     asset: Asset
     contract: Contract
     ticket_type: TicketType
+    queue: Queue
     ticket: Ticket
     other_ticket: Ticket
     tech_in: StaffMember
@@ -91,8 +93,16 @@ def world(db: None) -> World:
         client=client, name="Managed", kind=Contract.Kind.MANAGED, starts_on=dt.date(2026, 1, 1)
     )
     ticket_type = TicketType.objects.create(name="Password reset", slug="password-reset")
+    queue = Queue.objects.create(name="Service Desk L1", slug="l1")
+    tech_in = make_staff("insider", StaffMember.Role.TECHNICIAN, clients=[client])
     ticket = make_ticket(
-        client, summary="Dana cannot sign in", external_id="T-1", contact=contact, type=ticket_type
+        client,
+        summary="Dana cannot sign in",
+        external_id="T-1",
+        contact=contact,
+        type=ticket_type,
+        queue=queue,
+        contract=contract,
     )
     ticket.assets.add(asset)
     other_ticket = make_ticket(other, summary="Globex printer jam", external_id="T-2")
@@ -103,9 +113,10 @@ def world(db: None) -> World:
         asset=asset,
         contract=contract,
         ticket_type=ticket_type,
+        queue=queue,
         ticket=ticket,
         other_ticket=other_ticket,
-        tech_in=make_staff("insider", StaffMember.Role.TECHNICIAN, clients=[client]),
+        tech_in=tech_in,
         tech_out=make_staff("outsider", StaffMember.Role.TECHNICIAN, clients=[other]),
         manager=make_staff("manager", StaffMember.Role.MANAGER, all_clients=True),
         owner=make_staff("owner", StaffMember.Role.OWNER, all_clients=True),

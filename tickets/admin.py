@@ -164,6 +164,9 @@ class TicketEventInline(admin.TabularInline[models.TicketEvent, models.Ticket]):
 
 @admin.register(models.Ticket)
 class TicketAdmin(admin.ModelAdmin[models.Ticket]):
+    """View-only: a ticket changes through services that record each change on its timeline
+    (every metric is computed from it), and tickets enter through intake, never by hand."""
+
     list_display = [
         "id",
         "summary",
@@ -183,6 +186,15 @@ class TicketAdmin(admin.ModelAdmin[models.Ticket]):
     inlines = [TicketEventInline]
     show_full_result_count = False
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(models.TicketEvent)
 class TicketEventAdmin(admin.ModelAdmin[models.TicketEvent]):
@@ -192,6 +204,9 @@ class TicketEventAdmin(admin.ModelAdmin[models.TicketEvent]):
     list_filter = ["kind", "actor_kind"]
     raw_id_fields = ["ticket", "actor_staff", "actor_contact"]
     show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -325,6 +325,10 @@ class Shift(models.Model):
     def __str__(self) -> str:
         return f"{self.staff} day {self.weekday} {self.starts:%H:%M}–{self.ends:%H:%M}"
 
+    def clean(self) -> None:
+        if self.starts and self.ends and self.ends <= self.starts:
+            raise ValidationError({"ends": "A shift must end after it starts."})
+
 
 class OnCallPeriod(models.Model):
     staff = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="on_call")
@@ -343,6 +347,10 @@ class OnCallPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff} on call {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "An on-call period must end after it starts."})
 
 
 class Contract(models.Model):
@@ -384,10 +392,15 @@ class Contract(models.Model):
         return f"{self.client} — {self.name}"
 
     def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            errors["ends_on"] = "A contract cannot end before it starts."
         if self.kind == self.Kind.BLOCK_HOURS and not self.block_hours:
-            raise ValidationError({"block_hours": "A block-hours contract needs its hours."})
+            errors["block_hours"] = "A block-hours contract needs its hours."
         if self.kind == self.Kind.TIME_AND_MATERIALS and not self.hourly_rate:
-            raise ValidationError({"hourly_rate": "A time-and-materials contract needs a rate."})
+            errors["hourly_rate"] = "A time-and-materials contract needs a rate."
+        if errors:
+            raise ValidationError(errors)
 
     def is_in_force(self, on: dt.date) -> bool:
         return self.starts_on <= on and (self.ends_on is None or on <= self.ends_on)
@@ -420,6 +433,13 @@ class SlaTarget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract} P{self.priority}"
+
+    def clean(self) -> None:
+        response, resolution = self.response_minutes, self.resolution_minutes
+        if response and resolution and resolution < response:
+            raise ValidationError(
+                {"resolution_minutes": "Resolution target must not be shorter than response."}
+            )
 
 
 class Ticket(models.Model):
@@ -581,7 +601,8 @@ class TicketEvent(models.Model):
         AGENT = "agent", "AI agent"
         SYSTEM = "system", "System"
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    # PROTECT: deleting a ticket would silently delete history that metrics are built from.
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=24, choices=Kind.choices)
     occurred_at = models.DateTimeField()
     actor_kind = models.CharField(max_length=12, choices=ActorKind.choices)

@@ -117,13 +117,7 @@ def _apply_filters(
     tickets: QuerySet[Ticket], *, user: UserLike, filters: TicketFilters
 ) -> QuerySet[Ticket]:
     if filters.q:
-        term = filters.q.strip().lstrip("#")
-        if term.isdigit():
-            tickets = tickets.filter(id=int(term))
-        else:
-            tickets = tickets.filter(
-                Q(summary__icontains=filters.q) | Q(external_id=filters.q.strip())
-            )
+        tickets = tickets.filter(_search(filters.q))
     if filters.status == "open":
         tickets = tickets.filter(status__in=Ticket.OPEN_STATUSES)
     elif filters.status:
@@ -137,6 +131,17 @@ def _apply_filters(
     if filters.queue_id:
         tickets = tickets.filter(queue_id=filters.queue_id)
     return _filter_assignee(tickets, user=user, assignee=filters.assignee)
+
+
+def _search(text: str) -> Q:
+    """'#123' or '123' is our id or a PSA ticket number; anything else searches summaries."""
+    term = text.strip()
+    number = term.lstrip("#")
+    if number.isascii() and number.isdigit():
+        by_number = Q(external_id=number)
+        # Longer numbers cannot be our id (a bigint) and would overflow the query.
+        return by_number | Q(id=int(number)) if len(number) <= 18 else by_number
+    return Q(summary__icontains=term) | Q(external_id=term)
 
 
 def _filter_assignee(

@@ -9,6 +9,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from config.http import HtmxHttpRequest
 from tickets import selectors, services
@@ -42,6 +43,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @login_required
 def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
     choices = selectors.ticket_filter_choices(user=request.user)
@@ -56,7 +58,7 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
         page = paginator.get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "querystring": _querystring_without_page(request)}
     template = "tickets/ticket_list.html"
-    if request.htmx and not request.htmx.boosted:
+    if _wants_fragment(request):
         template += "#results"
     return render(request, template, context, status=200 if page is not None else 400)
 
@@ -93,9 +95,11 @@ def ticket_note_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
     else:
         status = 400
     ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
-    template = "tickets/ticket_detail.html"
-    if request.htmx:
-        template += "#timeline"
+    # A fragment for HTMX: the timeline, plus the facts panel swapped out of band so the
+    # first-response time it shows stays true.
+    template = (
+        "tickets/note_added.html" if _wants_fragment(request) else "tickets/ticket_detail.html"
+    )
     return render(request, template, {"ticket": ticket, "form": form}, status=status)
 
 
@@ -111,6 +115,12 @@ def client_list(request: HtmxHttpRequest) -> HttpResponse:
 def client_detail(request: HtmxHttpRequest, client_id: int) -> HttpResponse:
     client = selectors.client_get(user=request.user, client_id=client_id)
     return render(request, "tickets/client_detail.html", {"client": client})
+
+
+def _wants_fragment(request: HtmxHttpRequest) -> bool:
+    """HTMX swaps want a fragment; a boosted navigation or a history restore wants the page."""
+    htmx = request.htmx
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def _querystring_without_page(request: HtmxHttpRequest) -> str:

@@ -55,6 +55,7 @@ def test_check_deploy_warns_when_debug_is_on() -> None:
         ("Q_WORKERS", "two"),
         ("LLM_BASE_URL", "ftp://models.internal"),
         ("ALLOWED_HOSTS", "desk.example.com,,"),
+        ("LOG_LEVEL", "verbose"),
     ],
 )
 def test_a_malformed_variable_stops_start_up_naming_it(variable: str, value: str) -> None:
@@ -110,3 +111,10 @@ def test_env_database_parses_postgres_and_sqlite() -> None:
     assert lite["ENGINE"] == "django.db.backends.sqlite3"
     with pytest.raises(ImproperlyConfigured, match="names no database"):
         env_database("DB", "", environ={"DB": "postgres://u:p@h:5432"})
+
+
+def test_redis_urls_must_be_redis() -> None:
+    schemes = ("redis", "rediss", "unix")
+    assert env_url("R", "", schemes=schemes, environ={"R": "redis://cache:6379/1"})
+    with pytest.raises(ImproperlyConfigured, match="R="):
+        env_url("R", "", schemes=schemes, environ={"R": "http://cache:6379"})

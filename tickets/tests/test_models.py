@@ -114,7 +114,7 @@ def test_contracts_check_their_kind_specific_fields(world: World) -> None:
     )
     with pytest.raises(ValidationError) as error:
         contract.full_clean()
-    assert "block_hours" in error.value.message_dict
+    assert {"block_hours", "ends_on"} <= set(error.value.message_dict)
     with pytest.raises(IntegrityError), transaction.atomic():
         Contract.objects.create(
             client=world.client,
@@ -163,3 +163,50 @@ def test_every_model_has_an_admin_page(world: World) -> None:
         if model not in django_admin.site._registry
     ]
     assert missing == []
+
+
+def test_a_ticket_with_history_cannot_be_deleted(world: World) -> None:
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        world.ticket.delete()
+
+
+def test_the_admin_shows_tickets_but_cannot_change_them(world: World) -> None:
+    admin = make_staff("root", StaffMember.Role.MANAGER, all_clients=True).user
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    http = world.login(admin.staff)
+    url = reverse("admin:tickets_ticket_change", args=[world.ticket.id])
+    assert http.get(url).status_code == 200
+    response = http.post(url, {"status": "closed", "summary": "changed"})
+    assert response.status_code == 403
+    world.ticket.refresh_from_db()
+    assert world.ticket.status == "new" and world.ticket.summary == "Dana cannot sign in"
+    delete = reverse("admin:tickets_ticket_delete", args=[world.ticket.id])
+    assert http.post(delete, {"post": "yes"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "error_field"),
+    [
+        ("Shift", {"weekday": 1, "starts": "17:00", "ends": "09:00"}, "ends"),
+        (
+            "SlaTarget",
+            {"priority": 1, "response_minutes": 60, "resolution_minutes": 30},
+            "resolution_minutes",
+        ),
+    ],
+)
+def test_ordered_fields_are_reported_on_the_field(world: World, model, fields, error_field) -> None:
+    from tickets import models
+
+    owners: dict[str, dict[str, object]] = {
+        "Shift": {"staff": world.tech_in},
+        "SlaTarget": {"contract": world.contract},
+    }
+    owner = owners[model]
+    instance = getattr(models, model)(**owner, **fields)
+    with pytest.raises(ValidationError) as error:
+        instance.full_clean()
+    assert error_field in error.value.message_dict

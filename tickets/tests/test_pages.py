@@ -22,7 +22,15 @@ def _list_queries(world: World, query: str = "") -> int:
 def test_the_ticket_list_query_count_does_not_grow_with_the_page(world: World) -> None:
     few = _list_queries(world)
     for number in range(60):
-        make_ticket(world.client, summary=f"Extra {number}", external_id=f"X-{number}")
+        make_ticket(
+            world.client,
+            summary=f"Extra {number}",
+            external_id=f"X-{number}",
+            type=world.ticket_type,
+            queue=world.queue,
+            assignee=world.tech_in if number % 2 else world.manager,
+            contact=world.contact,
+        )
     many = _list_queries(world)
     assert few == many
 
@@ -184,3 +192,51 @@ def test_a_huge_list_says_more_than_instead_of_counting_everything(world: World,
     assert "More than 5 tickets" in body and "page 1 of 3+" in body
     body = http.get(reverse("ticket_list") + "?q=Bulk+7").content.decode()
     assert "1 ticket · page 1 of 1" in body
+
+
+def test_a_history_restore_gets_the_whole_page(world: World) -> None:
+    http = world.login(world.tech_in)
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    response = http.get(reverse("ticket_list") + "?q=Dana", headers=headers)
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.parametrize("query", ["%C2%B2", "99999999999999999999999", "%23", "%00"])
+def test_odd_searches_are_answered_not_crashed(world: World, query: str) -> None:
+    response = world.login(world.manager).get(reverse("ticket_list") + f"?q={query}")
+    assert response.status_code in (200, 400)
+
+
+def test_a_psa_ticket_number_is_searchable(world: World) -> None:
+    make_ticket(world.client, summary="Outlook keeps asking for a password", external_id="48213")
+    body = world.login(world.manager).get(reverse("ticket_list") + "?q=48213").content.decode()
+    assert "Outlook keeps asking" in body and "Dana cannot sign in" not in body
+
+
+def test_a_htmx_reply_also_refreshes_the_facts_panel(world: World) -> None:
+    http = world.login(world.tech_in)
+    response = http.post(
+        reverse("ticket_note_add", args=[world.ticket.id]),
+        {"body": "On it", "public": "on"},
+        headers={"HX-Request": "true"},
+    )
+    body = response.content.decode()
+    assert '<aside id="facts" class="side-col card" hx-swap-oob="true">' in body
+    world.ticket.refresh_from_db()
+    assert world.ticket.first_response_at is not None
+    assert "First response</dt><dd>—" not in body
+
+
+def test_ticket_times_are_shown_in_the_clients_zone(world: World) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    world.client.timezone = "America/New_York"
+    world.client.save()
+    opened = timezone.make_aware(dt.datetime(2026, 7, 1, 15, 30), dt.UTC)
+    ticket = make_ticket(world.client, summary="Zone check", external_id="Z-1", opened_at=opened)
+    body = world.login(world.tech_in).get(reverse("ticket_detail", args=[ticket.id]))
+    text = body.content.decode()
+    assert "1 Jul 2026 11:30" in text and "America/New_York" in text
