@@ -8,9 +8,8 @@ PORT ?= 8000
 
 .PHONY: run test lint pytest smoke bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt scripts/bootstrap.sh
+	PYTHON=$(PYTHON) scripts/bootstrap.sh
 	@touch $(STAMP)
 
 ## Set up and run the product on the embedded default (SQLite, demo data, no API key).

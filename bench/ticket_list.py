@@ -5,8 +5,9 @@
 Needs DATABASE_URL pointing at PostgreSQL (`make bench` starts a throwaway cluster). Each size
 runs in a fresh database of its own, in a child process: migrate, seed the demo MSP with that
 many tickets, then time 50 requests of the list page through Django's full request stack, for a
-manager (all clients) and for a technician scoped to a few clients. The last line of output is
-one JSON object.
+manager (all clients) and for a technician scoped to a few clients — unfiltered (the target),
+then the common filters, search, home and clients pages. The last line of output is one JSON
+object.
 """
 
 from __future__ import annotations
@@ -95,7 +96,27 @@ def measure_one_size(tickets: int) -> dict[str, Any]:
         http.force_login(staff.user)
         result[label] = _time_requests(http, "/tickets/")
         result[label]["queries_by_page_size"] = _query_counts(http, settings)
+        result[label]["other_pages"] = {
+            url: _time_requests(http, url) for url in _other_pages(staff)
+        }
     return result
+
+
+def _other_pages(staff: Any) -> list[str]:
+    """The filtered lists people use most, and the pages linking to them."""
+    from tickets.models import TicketType
+
+    password_reset = TicketType.objects.get(slug="password-reset").pk
+    return [
+        "/tickets/?status=open",
+        "/tickets/?assignee=me&status=open",
+        "/tickets/?status=open&assignee=none",
+        f"/tickets/?type={password_reset}",
+        "/tickets/?q=printer",
+        "/tickets/?q=DEMO-0001234",
+        "/",
+        "/clients/",
+    ]
 
 
 def _database_url_for(base_url: str, name: str) -> str:

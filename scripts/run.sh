@@ -11,8 +11,13 @@ mkdir -p var
 
 echo "== Applying database migrations"
 python manage.py migrate --noinput
-echo "== Seeding the demo MSP (each step is skipped when its data is already there)"
-python manage.py seed_demo
+# Seed only an empty or demo database: never add demo logins beside real tickets.
+if python manage.py shell -c "import sys; from tickets.models import Ticket; sys.exit(Ticket.objects.exclude(source='demo').exists())"; then
+  echo "== Seeding the demo MSP (each step is skipped when its data is already there)"
+  python manage.py seed_demo
+else
+  echo "== This database holds real tickets: not seeding the demo MSP"
+fi
 
 echo "== Starting the background worker (django-q2)"
 python manage.py qcluster >var/qcluster.log 2>&1 &

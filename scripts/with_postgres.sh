@@ -12,9 +12,12 @@ if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
   echo "with_postgres: PostgreSQL server not found; installing it with apt-get…" >&2
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  # Keep the package from creating and starting a system cluster of its own.
-  $SUDO mkdir -p /etc/postgresql-common
-  echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  # Keep the package from creating and starting a system cluster of its own (only when
+  # nobody has configured this yet).
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    $SUDO mkdir -p /etc/postgresql-common
+    echo "create_main_cluster = false" | $SUDO tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
   $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
     postgresql >&2

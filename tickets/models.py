@@ -442,6 +442,10 @@ class SlaTarget(models.Model):
             )
 
 
+# Ticket.OPEN_STATUSES; defined out here because the partial indexes in Ticket.Meta use it.
+OPEN_OR_WAITING = ("new", "in_progress", "waiting_customer", "waiting_third_party", "scheduled")
+
+
 class Ticket(models.Model):
     class Source(models.TextChoices):
         CONNECTWISE = "connectwise", "ConnectWise PSA"
@@ -462,13 +466,7 @@ class Ticket(models.Model):
         RESOLVED = "resolved", "Resolved"
         CLOSED = "closed", "Closed"
 
-    OPEN_STATUSES: ClassVar[tuple[str, ...]] = (
-        Status.NEW,
-        Status.IN_PROGRESS,
-        Status.WAITING_CUSTOMER,
-        Status.WAITING_THIRD_PARTY,
-        Status.SCHEDULED,
-    )
+    OPEN_STATUSES: ClassVar[tuple[str, ...]] = OPEN_OR_WAITING
     DONE_STATUSES: ClassVar[tuple[str, ...]] = (Status.RESOLVED, Status.CLOSED)
 
     source = models.CharField(max_length=20, choices=Source.choices)
@@ -530,6 +528,22 @@ class Ticket(models.Model):
             models.Index(fields=["client", "-opened_at"], name="ticket_client_opened_idx"),
             models.Index(fields=["status", "-opened_at"], name="ticket_status_opened_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),
+            models.Index(fields=["assignee", "-opened_at"], name="ticket_assignee_opened_idx"),
+            models.Index(fields=["type", "-opened_at"], name="ticket_type_opened_idx"),
+            models.Index(fields=["queue", "-opened_at"], name="ticket_queue_opened_idx"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
+            models.Index(fields=["external_id"], name="ticket_external_id_idx"),
+            # The open backlog is a few percent of all tickets and the busiest view of them.
+            models.Index(
+                fields=["-opened_at"],
+                condition=Q(status__in=OPEN_OR_WAITING),
+                name="ticket_open_opened_idx",
+            ),
+            models.Index(
+                fields=["client", "-opened_at"],
+                condition=Q(status__in=OPEN_OR_WAITING),
+                name="ticket_open_client_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -683,7 +697,10 @@ class TimeEntry(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(minutes__gte=1), name="time_entry_positive")
         ]
-        indexes = [models.Index(fields=["staff", "started_at"], name="time_staff_started_idx")]
+        indexes = [
+            models.Index(fields=["staff", "started_at"], name="time_staff_started_idx"),
+            models.Index(fields=["started_at"], name="time_started_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.minutes} min on {self.ticket_id} by {self.staff}"
@@ -707,6 +724,7 @@ class CsatResponse(models.Model):
     class Meta:
         ordering = ["-responded_at"]
         verbose_name = "CSAT response"
+        indexes = [models.Index(fields=["responded_at"], name="csat_responded_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="csat_score_1_5"),
             models.CheckConstraint(

@@ -210,3 +210,11 @@ def test_ordered_fields_are_reported_on_the_field(world: World, model, fields, e
     with pytest.raises(ValidationError) as error:
         instance.full_clean()
     assert error_field in error.value.message_dict
+
+
+def test_open_statuses_are_real_statuses() -> None:
+    from tickets.models import Ticket
+
+    assert set(Ticket.OPEN_STATUSES) < set(Ticket.Status.values)
+    assert not set(Ticket.OPEN_STATUSES) & set(Ticket.DONE_STATUSES)
+    assert set(Ticket.OPEN_STATUSES) | set(Ticket.DONE_STATUSES) == set(Ticket.Status.values)

@@ -240,3 +240,17 @@ def test_ticket_times_are_shown_in_the_clients_zone(world: World) -> None:
     body = world.login(world.tech_in).get(reverse("ticket_detail", args=[ticket.id]))
     text = body.content.decode()
     assert "1 Jul 2026 11:30" in text and "America/New_York" in text
+
+
+def test_navigation_follows_the_role(world: World) -> None:
+    tech = world.login(world.tech_in).get(reverse("home")).content.decode()
+    assert "My open tickets" in tech and "Unassigned</a>" not in tech and ">Admin<" not in tech
+    manager = world.login(world.manager).get(reverse("home")).content.decode()
+    assert "Unassigned</a>" in manager and "My open tickets" not in manager
+    world.tech_in.user.is_staff = True
+    world.tech_in.user.save()
+    # Django staff, but scoped to some clients: the admin would refuse, so no link.
+    assert ">Admin<" not in world.login(world.tech_in).get(reverse("home")).content.decode()
+    world.manager.user.is_staff = True
+    world.manager.user.save()
+    assert ">Admin<" in world.login(world.manager).get(reverse("home")).content.decode()

@@ -46,7 +46,14 @@ def fast_passwords(settings):
 def run_command(*extra: str) -> str:
     out = StringIO()
     call_command(
-        "seed_demo", "--tickets", str(TICKETS), "--now", NOW.isoformat(), *extra, stdout=out
+        "seed_demo",
+        "--tickets",
+        str(TICKETS),
+        "--now",
+        NOW.isoformat(),
+        "--force",
+        *extra,
+        stdout=out,
     )
     return out.getvalue()
 
@@ -159,7 +166,9 @@ def test_another_seed_on_top_is_refused_with_a_reason(db):
     seed_demo(seed=7, tickets=0, months=6, now=NOW, progress=False)
     before = row_counts()
     with pytest.raises(CommandError, match="another seed"):
-        call_command("seed_demo", "--seed", "8", "--tickets", "0", "--now", NOW.isoformat())
+        call_command(
+            "seed_demo", "--seed", "8", "--tickets", "0", "--now", NOW.isoformat(), "--force"
+        )
     assert row_counts() == before
 
 
@@ -323,3 +332,10 @@ def test_the_data_hygiene_gaps_are_there_to_find(seeded):
     assert 1 <= uncovered.count() <= 3
     stale = KnowledgeArticle.objects.filter(updated_at__lt=NOW - dt.timedelta(days=365))
     assert stale.exists()
+
+
+def test_it_refuses_to_seed_with_debug_off_unless_forced(db):
+    # pytest-django runs with DEBUG off, as production does.
+    with pytest.raises(CommandError, match="Refusing to seed with DEBUG off"):
+        call_command("seed_demo", "--tickets", "0", "--now", NOW.isoformat())
+    assert not Client.objects.exists()

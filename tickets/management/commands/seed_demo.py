@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tickets.demo.seed import DemoDataMismatch, seed_demo
@@ -56,8 +57,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-progress", action="store_true", help="No progress bars on stderr."
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Seed even with DEBUG off (the demo logins all use the password 'demo').",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "Refusing to seed with DEBUG off: the demo adds staff logins whose password is "
+                "'demo'. Seed a development database (DEBUG=true), or pass --force if this "
+                "database is a throwaway."
+            )
         now = options["now"] or dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
         try:
             report = seed_demo(
