@@ -194,7 +194,7 @@ REST_FRAMEWORK = {
 
 TICKETS_PAGE_SIZE = env_int("TICKETS_PAGE_SIZE", 50, minimum=1)
 # Lists count matching rows exactly up to this many, then say "more than".
-TICKETS_COUNT_CAP = env_int("TICKETS_COUNT_CAP", 10_000, minimum=100)
+TICKETS_COUNT_CAP = env_int("TICKETS_COUNT_CAP", 2_000, minimum=100)
 
 LOGGING = {
     "version": 1,

@@ -104,3 +104,27 @@ def test_a_technician_cannot_open_a_foreign_ticket(page: Page, browser_world: Wo
     sign_in(page, "outsider")
     response = page.goto(f"/tickets/{browser_world.ticket.id}/")
     assert response is not None and response.status == 404
+
+
+def test_a_rejected_note_shows_its_error_in_place(page: Page, browser_world: World):
+    sign_in(page, "insider")
+    page.goto(f"/tickets/{browser_world.ticket.id}/")
+    page.evaluate("window.__stillHere = true")
+    # Whitespace passes the browser's `required` check but not ours: a 400 with the error.
+    page.fill("#id_body", "   ")
+    page.click("text=Save note")
+    expect(page.locator("#timeline .error")).to_contain_text("This field is required")
+    assert page.evaluate("window.__stillHere") is True
+    assert not TicketEvent.objects.filter(ticket=browser_world.ticket, kind="note").exists()
+
+
+def test_going_back_restores_the_whole_page(page: Page, browser_world: World):
+    sign_in(page, "insider")
+    page.goto("/tickets/")
+    page.fill("#id_q", "VPN drops")
+    expect(page.locator("#results")).to_contain_text("3 tickets")
+    page.click("text=VPN drops every hour 0")
+    expect(page.locator("h1")).to_contain_text("VPN drops every hour 0")
+    page.go_back()
+    expect(page.locator("form.filters")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()

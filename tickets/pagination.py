@@ -13,7 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-COUNT_CAP = 10_000
+COUNT_CAP = 2_000
 
 
 class CappedPaginator(Paginator):  # type: ignore[type-arg]

@@ -128,7 +128,7 @@ def _apply_filters(
     tickets: QuerySet[Ticket], *, user: UserLike, filters: TicketFilters
 ) -> QuerySet[Ticket]:
     if filters.q:
-        tickets = tickets.filter(_search(filters.q))
+        tickets = _search(tickets, filters.q)
     if filters.status == "open":
         tickets = tickets.filter(status__in=Ticket.OPEN_STATUSES)
     elif filters.status:
@@ -144,15 +144,23 @@ def _apply_filters(
     return _filter_assignee(tickets, user=user, assignee=filters.assignee)
 
 
-def _search(text: str) -> Q:
-    """'#123' or '123' is our id or a PSA ticket number; anything else searches summaries."""
+def _search(tickets: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
+    """'#123' or '123' is our id or a PSA ticket number; a term that is some ticket's PSA
+    reference finds that ticket; anything else searches summaries.
+
+    Reference lookups are tried on their own first: OR-ed with a summary search, the
+    database walked the whole table by recency to find the one matching row.
+    """
     term = text.strip()
     number = term.lstrip("#")
     if number.isascii() and number.isdigit():
         by_number = Q(external_id=number)
         # Longer numbers cannot be our id (a bigint) and would overflow the query.
-        return by_number | Q(id=int(number)) if len(number) <= 18 else by_number
-    return Q(summary__icontains=term) | Q(external_id=term)
+        return tickets.filter(by_number | Q(id=int(number)) if len(number) <= 18 else by_number)
+    by_reference = tickets.filter(external_id=term)
+    if " " not in term and by_reference.exists():
+        return by_reference
+    return tickets.filter(summary__icontains=term)
 
 
 def _filter_assignee(

@@ -254,3 +254,13 @@ def test_navigation_follows_the_role(world: World) -> None:
     world.manager.user.is_staff = True
     world.manager.user.save()
     assert ">Admin<" in world.login(world.manager).get(reverse("home")).content.decode()
+
+
+def test_a_psa_reference_finds_its_ticket_and_words_find_summaries(world: World) -> None:
+    make_ticket(world.client, summary="Laptop fan loud", external_id="CW-9917")
+    make_ticket(world.client, summary="Ticket CW-9917 follow-up", external_id="CW-9920")
+    http = world.login(world.manager)
+    exact = http.get(reverse("ticket_list") + "?q=CW-9917").content.decode()
+    assert "Laptop fan loud" in exact and "follow-up" not in exact
+    words = http.get(reverse("ticket_list") + "?q=fan+loud").content.decode()
+    assert "Laptop fan loud" in words
