@@ -11,31 +11,51 @@ from tickets.models import TicketEvent
 
 # Routes that hold no client data, so scope does not apply to them.
 UNSCOPED_ROUTES = {"login", "logout", "healthz"}
-# Every other named route of the product must appear in SCOPE_TESTED (see the test below).
-SCOPE_TESTED = {
-    "home",
-    "ticket_list",
-    "ticket_detail",
-    "ticket_note_add",
-    "client_list",
-    "client_detail",
+# Routes naming one object: each is checked below to be a 404 for a technician outside the
+# object's client. Value: (HTTP method, which of the world's objects the URL names).
+OBJECT_ROUTES = {
+    "ticket_detail": ("get", "ticket"),
+    "ticket_note_add": ("post", "ticket"),
+    "client_detail": ("get", "client"),
 }
+# Collection routes: each has hand-written tests below showing foreign rows left out.
+COLLECTION_ROUTES = {"home", "ticket_list", "client_list"}
 
 
-def _product_route_names() -> set[str]:
-    names: set[str] = set()
+def _product_routes() -> dict[str, URLPattern]:
+    routes: dict[str, URLPattern] = {}
     for pattern in get_resolver().url_patterns:
         if isinstance(pattern, URLPattern) and pattern.name:
-            names.add(pattern.name)
+            routes[pattern.name] = pattern
         for sub in getattr(pattern, "url_patterns", []):
             if getattr(pattern, "namespace", None) is None and sub.name:
-                names.add(sub.name)
-    return names
+                routes[sub.name] = sub
+    return routes
 
 
 def test_every_route_has_an_out_of_scope_test() -> None:
-    missing = _product_route_names() - UNSCOPED_ROUTES - SCOPE_TESTED
-    assert not missing, f"add out-of-scope tests for: {sorted(missing)}"
+    routes = _product_routes()
+    with_params = {name for name, route in routes.items() if route.pattern.converters}
+    without = set(routes) - with_params - UNSCOPED_ROUTES
+    assert with_params == set(OBJECT_ROUTES), "list object routes in OBJECT_ROUTES"
+    assert without == COLLECTION_ROUTES, "add out-of-scope tests for new collection routes"
+
+
+@pytest.mark.parametrize("name", sorted(OBJECT_ROUTES))
+def test_an_object_route_is_a_404_outside_scope(world: World, name: str) -> None:
+    method, what = OBJECT_ROUTES[name]
+    target = getattr(world, what)
+    url = reverse(name, args=[target.id])
+    before = TicketEvent.objects.count()
+    response = getattr(world.login(world.tech_out), method)(
+        url, {"body": "x"} if method == "post" else {}
+    )
+    assert response.status_code == 404
+    assert TicketEvent.objects.count() == before
+    inside = getattr(world.login(world.tech_in), method)(
+        url, {"body": "x"} if method == "post" else {}
+    )
+    assert inside.status_code == 200
 
 
 def test_it_hides_a_foreign_ticket_detail(world: World) -> None:
@@ -105,7 +125,7 @@ def test_a_user_without_a_staff_profile_sees_nothing(world: World, django_user_m
     assert "Dana cannot sign in" not in http.get(reverse("ticket_list")).content.decode()
 
 
-@pytest.mark.parametrize("name", sorted(SCOPE_TESTED - {"ticket_note_add"}))
+@pytest.mark.parametrize("name", sorted(COLLECTION_ROUTES | {"ticket_detail", "client_detail"}))
 def test_anonymous_visitors_are_sent_to_login(world: World, client, name: str) -> None:
     args = {"ticket_detail": [world.ticket.id], "client_detail": [world.client.id]}.get(name, [])
     response = client.get(reverse(name, args=args))
