@@ -128,3 +128,16 @@ def test_going_back_restores_the_whole_page(page: Page, browser_world: World):
     page.go_back()
     expect(page.locator("form.filters")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_an_expired_session_goes_to_sign_in_instead_of_swapping_it_in(
+    page: Page, browser_world: World
+):
+    sign_in(page, "insider")
+    page.goto("/tickets/")
+    page.context.clear_cookies()
+    page.click("#id_q")
+    page.keyboard.type("VPN drops")
+    page.wait_for_url("**/login/**")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    expect(page.locator("#results")).to_have_count(0)

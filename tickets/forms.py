@@ -39,6 +39,14 @@ class TicketFilterForm(forms.Form):
             ("none", "Unassigned"),
         ] + [(str(s.id), s.display_name) for s in choices.assignees]
 
+    def clean_q(self) -> str:
+        term = str(self.cleaned_data.get("q") or "").strip()
+        # Fewer than three characters match too much to be useful, and cannot use the
+        # trigram index, so they would scan every ticket.
+        if term and len(term.lstrip("#")) < 3 and not term.lstrip("#").isdigit():
+            raise forms.ValidationError("Search for at least 3 characters, or a ticket number.")
+        return term
+
     def to_filters(self) -> TicketFilters:
         data = self.cleaned_data
         return TicketFilters(

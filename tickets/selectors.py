@@ -145,8 +145,9 @@ def _apply_filters(
 
 
 def _search(tickets: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
-    """'#123' or '123' is our id or a PSA ticket number; a term that is some ticket's PSA
-    reference finds that ticket; anything else searches summaries.
+    """'#123' or '123' is our id, a PSA ticket number, or words in a summary; a term with a
+    digit that is exactly some ticket's PSA reference finds just that ticket; anything else
+    searches summaries.
 
     Reference lookups are tried on their own first: OR-ed with a summary search, the
     database walked the whole table by recency to find the one matching row.
@@ -154,12 +155,13 @@ def _search(tickets: QuerySet[Ticket], text: str) -> QuerySet[Ticket]:
     term = text.strip()
     number = term.lstrip("#")
     if number.isascii() and number.isdigit():
-        by_number = Q(external_id=number)
-        # Longer numbers cannot be our id (a bigint) and would overflow the query.
-        return tickets.filter(by_number | Q(id=int(number)) if len(number) <= 18 else by_number)
-    by_reference = tickets.filter(external_id=term)
-    if " " not in term and by_reference.exists():
-        return by_reference
+        return tickets.filter(
+            Q(id=int(number)) | Q(external_id=number) | Q(summary__icontains=number)
+        )
+    if " " not in term and any(char.isdigit() for char in term):
+        by_reference = tickets.filter(external_id=term)
+        if by_reference.exists():
+            return by_reference
     return tickets.filter(summary__icontains=term)
 
 

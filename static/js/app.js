@@ -19,3 +19,32 @@
     if (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName)) el.focus(); else el.click();
   });
 })();
+
+// HTMX requests that fail must not fail silently, and an expired session must not paint
+// the sign-in page inside a table: go to it instead.
+(function () {
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var url = event.detail.xhr && event.detail.xhr.responseURL;
+    if (url && new URL(url).pathname === "/login/") {
+      event.detail.shouldSwap = false;
+      window.location.assign(url);
+    }
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : "?";
+    var banner = document.getElementById("request-error");
+    if (!banner) {
+      banner = document.createElement("div");
+      banner.id = "request-error";
+      banner.className = "error";
+      banner.setAttribute("role", "alert");
+      document.getElementById("main").prepend(banner);
+    }
+    banner.textContent = status === 404
+      ? "That item is not in your clients, or no longer exists. Reload the page to see the current state."
+      : "The server could not complete that (error " + status + "). Nothing was changed; reload the page and try again.";
+  });
+  document.addEventListener("htmx:sendError", function () {
+    document.dispatchEvent(new CustomEvent("htmx:responseError", {detail: {}}));
+  });
+})();

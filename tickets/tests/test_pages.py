@@ -264,3 +264,36 @@ def test_a_psa_reference_finds_its_ticket_and_words_find_summaries(world: World)
     assert "Laptop fan loud" in exact and "follow-up" not in exact
     words = http.get(reverse("ticket_list") + "?q=fan+loud").content.decode()
     assert "Laptop fan loud" in words
+
+
+def test_a_number_also_finds_it_in_summaries(world: World) -> None:
+    make_ticket(world.client, summary="Renew 2026 licences", external_id="L-1")
+    body = world.login(world.manager).get(reverse("ticket_list") + "?q=2026").content.decode()
+    assert "Renew 2026 licences" in body
+
+
+def test_a_word_that_is_also_a_reference_still_searches_summaries(world: World) -> None:
+    make_ticket(world.client, summary="Nightly backup failed", external_id="backup")
+    make_ticket(world.client, summary="Backup job slow", external_id="B-77")
+    body = world.login(world.manager).get(reverse("ticket_list") + "?q=backup").content.decode()
+    assert "Nightly backup failed" in body and "Backup job slow" in body
+
+
+def test_a_too_short_search_is_a_field_error(world: World) -> None:
+    response = world.login(world.manager).get(reverse("ticket_list") + "?q=ab")
+    assert response.status_code == 400
+    assert "at least 3 characters" in response.content.decode()
+    assert world.login(world.manager).get(reverse("ticket_list") + "?q=%237").status_code == 200
+
+
+def test_summary_search_has_a_trigram_index_on_postgresql(db: None) -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigram index exists only on PostgreSQL")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'ticket_summary_trgm_idx'"
+        )
+        row = cursor.fetchone()
+    assert row is not None and "gin_trgm_ops" in row[0]

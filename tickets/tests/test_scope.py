@@ -144,3 +144,51 @@ def test_the_admin_is_closed_to_staff_scoped_to_some_clients(world: World) -> No
     assert outsider.status_code == 302 and reverse("admin:login") in outsider["Location"]
     assert world.login(world.tech_out).get(reverse("admin:index")).status_code == 302
     assert world.login(world.manager).get(url).status_code == 200
+
+
+def test_searching_a_foreign_psa_reference_finds_nothing(world: World) -> None:
+    body = world.login(world.tech_out).get(reverse("ticket_list") + "?q=T-1").content.decode()
+    assert "Dana cannot sign in" not in body
+    body = world.login(world.tech_in).get(reverse("ticket_list") + "?q=T-1").content.decode()
+    assert "Dana cannot sign in" in body
+
+
+def test_home_totals_leave_out_foreign_clients(world: World) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from tests.fixtures import make_staff
+    from tickets.models import Contract, CsatResponse, StaffMember, TimeEntry
+
+    now = timezone.now()
+    other = world.other_ticket
+    other.status, other.resolved_at = "resolved", now - dt.timedelta(hours=1)
+    other.save()
+    Contract.objects.create(
+        client=world.other_client,
+        name="Big",
+        kind="managed",
+        monthly_revenue=Decimal("9000"),
+        starts_on=dt.date(2026, 1, 1),
+    )
+    TimeEntry.objects.create(ticket=other, staff=world.tech_out, started_at=now, minutes=120)
+    CsatResponse.objects.create(ticket=other, score=1, responded_at=now)
+    scoped_owner = make_staff("owner2", StaffMember.Role.OWNER, clients=[world.client])
+    business = world.login(scoped_owner).get(reverse("home")).context["business"]
+    assert business.monthly_revenue == Decimal("0")
+    assert business.technician_hours_30d == 0 and business.csat_responses_30d == 0
+    assert business.resolved_30d == 0
+    summary = world.login(world.tech_in).get(reverse("home")).context["summary"]
+    assert (summary.opened_7d, summary.resolved_7d, summary.open_tickets) == (1, 0, 1)
+    everyone = world.login(world.owner).get(reverse("home")).context["business"]
+    assert everyone.monthly_revenue == Decimal("9000") and everyone.resolved_30d == 1
+
+
+def test_the_client_list_counts_only_open_tickets_of_that_client(world: World) -> None:
+    world.other_ticket.status = "closed"
+    world.other_ticket.save()
+    clients = world.login(world.manager).get(reverse("client_list")).context["clients"]
+    counts = {client.name: client.open_tickets for client in clients}
+    assert counts == {"Acme Dental": 1, "Globex Legal": 0}
