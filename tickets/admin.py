@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from tickets import models
+
+M = TypeVar("M", bound=Model)
 
 
 class ClientEmailDomainInline(admin.TabularInline[models.ClientEmailDomain, models.Client]):
@@ -151,6 +154,20 @@ class SlaTargetAdmin(admin.ModelAdmin[models.SlaTarget]):
     list_display = ["contract", "priority", "response_minutes", "resolution_minutes"]
 
 
+class ViewOnlyAdmin(admin.ModelAdmin[M]):
+    """Lists and detail pages without add, change or delete: for records whose every change
+    must go through a service that writes the ticket timeline."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class TicketEventInline(admin.TabularInline[models.TicketEvent, models.Ticket]):
     model = models.TicketEvent
     extra = 0
@@ -163,7 +180,7 @@ class TicketEventInline(admin.TabularInline[models.TicketEvent, models.Ticket]):
 
 
 @admin.register(models.Ticket)
-class TicketAdmin(admin.ModelAdmin[models.Ticket]):
+class TicketAdmin(ViewOnlyAdmin[models.Ticket]):
     """View-only: a ticket changes through services that record each change on its timeline
     (every metric is computed from it), and tickets enter through intake, never by hand."""
 
@@ -186,33 +203,15 @@ class TicketAdmin(admin.ModelAdmin[models.Ticket]):
     inlines = [TicketEventInline]
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(models.TicketEvent)
-class TicketEventAdmin(admin.ModelAdmin[models.TicketEvent]):
+class TicketEventAdmin(ViewOnlyAdmin[models.TicketEvent]):
     """Read-only: the timeline is append-only, corrections are new events."""
 
     list_display = ["ticket", "kind", "actor_kind", "occurred_at"]
     list_filter = ["kind", "actor_kind"]
     raw_id_fields = ["ticket", "actor_staff", "actor_contact"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(models.TimeEntry)
