@@ -26,6 +26,7 @@ from tickets.models import (
     TicketEvent,
     TicketType,
 )
+from tickets.services import ticket_event_record
 
 PASSWORD = "correct horse battery staple"
 
@@ -74,7 +75,7 @@ def make_ticket(client: Client, *, summary: str, external_id: str, **fields: Any
         opened_at=opened,
         **fields,
     )
-    TicketEvent.objects.create(
+    ticket_event_record(
         ticket=ticket,
         kind=TicketEvent.Kind.CREATED,
         actor_kind=TicketEvent.ActorKind.SYSTEM,

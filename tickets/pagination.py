@@ -13,13 +13,11 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-COUNT_CAP = 2_000
-
 
 class CappedPaginator(Paginator):  # type: ignore[type-arg]
     """A Paginator whose count is exact up to `cap` rows and `cap + 1` beyond it."""
 
-    def __init__(self, object_list: QuerySet[Any], per_page: int, *, cap: int = COUNT_CAP) -> None:
+    def __init__(self, object_list: QuerySet[Any], per_page: int, *, cap: int) -> None:
         super().__init__(object_list, per_page)
         self.cap = cap
 

@@ -142,6 +142,13 @@ class _Step:
     load: Callable[[DemoPlan, _Ids], None]
 
 
+def real_data_present() -> bool:
+    """Whether the database holds anything but the demo: a client whose mail domains are not
+    all `.example` (the demo's reserved domain), or a ticket from a real source."""
+    real_clients = Client.objects.exclude(email_domains__domain__endswith=".example")
+    return real_clients.exists() or Ticket.objects.exclude(source=Ticket.Source.DEMO).exists()
+
+
 def seed_demo(
     *, seed: int, tickets: int, months: int, now: dt.datetime, progress: bool
 ) -> SeedReport:

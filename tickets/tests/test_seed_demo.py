@@ -339,3 +339,20 @@ def test_it_refuses_to_seed_with_debug_off_unless_forced(db):
     with pytest.raises(CommandError, match="Refusing to seed with DEBUG off"):
         call_command("seed_demo", "--tickets", "0", "--now", NOW.isoformat())
     assert not Client.objects.exists()
+
+
+def test_it_leaves_a_database_with_real_data_alone_when_asked(db):
+    real = Client.objects.create(name="Real Co", identifier="real-co")
+    real.email_domains.create(domain="realco.com")
+    out = StringIO()
+    call_command("seed_demo", "--unless-real-data", "--tickets", "0", "--force", stdout=out)
+    assert "demo not seeded" in out.getvalue()
+    assert list(Client.objects.all()) == [real]
+
+
+def test_a_demo_database_is_not_mistaken_for_real_data(seeded):
+    from tickets.demo.seed import real_data_present
+
+    assert not real_data_present()
+    out = run_command("--no-progress", "--unless-real-data")
+    assert "Skipped tickets: already present." in out

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets.demo.seed import DemoDataMismatch, seed_demo
+from tickets.demo.seed import DemoDataMismatch, real_data_present, seed_demo
 
 
 def _moment(value: str) -> dt.datetime:
@@ -62,8 +62,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Seed even with DEBUG off (the demo logins all use the password 'demo').",
         )
+        parser.add_argument(
+            "--unless-real-data",
+            action="store_true",
+            help="Do nothing (successfully) when the database holds real clients or tickets.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["unless_real_data"] and real_data_present():
+            self.stdout.write("This database holds real clients or tickets: demo not seeded.")
+            return
         if not settings.DEBUG and not options["force"]:
             raise CommandError(
                 "Refusing to seed with DEBUG off: the demo adds staff logins whose password is "
