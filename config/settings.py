@@ -171,6 +171,8 @@ Q_CLUSTER: dict[str, object] = {
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 5, minimum=1),
     "catch_up": False,
     "label": "Background tasks",
+    # Run tasks inline in the calling process (for debugging; never in production).
+    "sync": env_bool("Q_SYNC", False),
 }
 if Q_BROKER == "orm":
     Q_CLUSTER["orm"] = "default"
@@ -191,6 +193,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
+
+# An agent proposal nobody decides expires after this long; an approval that has not run
+# within this many minutes (kill switch, outage) expires instead of running late.
+GOVERNANCE_PROPOSAL_TTL_HOURS = env_int("GOVERNANCE_PROPOSAL_TTL_HOURS", 72, minimum=1)
+GOVERNANCE_APPROVAL_TTL_MINUTES = env_int("GOVERNANCE_APPROVAL_TTL_MINUTES", 60, minimum=1)
 
 TICKETS_PAGE_SIZE = env_int("TICKETS_PAGE_SIZE", 50, minimum=1)
 # Lists count matching rows exactly up to this many, then say "more than".

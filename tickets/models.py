@@ -606,6 +606,8 @@ class TicketEvent(models.Model):
         QUEUE_CHANGED = "queue_changed", "Queue changed"
         ASSIGNMENT_CHANGED = "assignment_changed", "Assignment changed"
         CSAT_RECEIVED = "csat_received", "Satisfaction survey answered"
+        ACTION = "action", "Agent action"
+        AGENT_HOLD = "agent_hold", "Agent stopped or resumed"
 
     class ActorKind(models.TextChoices):
         HUMAN = "human", "Technician"

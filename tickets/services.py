@@ -4,13 +4,14 @@ transaction, so the timeline stays the complete history metrics are computed fro
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from tickets.models import StaffMember, Ticket, TicketEvent
+from tickets.models import Priority, Queue, StaffMember, Ticket, TicketEvent, TicketType
 
 NOTE_MAX_LENGTH = 20_000
 
@@ -42,11 +43,27 @@ def ticket_event_record(
     )
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who a change is recorded against on the timeline. `data` is merged into each event's
+    data (the governance gate puts the action id and approver there)."""
+
+    kind: str
+    staff: StaffMember | None = None
+    name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 def ticket_add_note(*, ticket: Ticket, staff: StaffMember, body: str, public: bool) -> TicketEvent:
     """A technician's internal note, or (public) a reply to the requester.
 
     The first public reply sets the ticket's first-response time.
     """
+    actor = Actor(kind=TicketEvent.ActorKind.HUMAN, staff=staff)
+    return ticket_message_add(ticket=ticket, actor=actor, body=body, public=public)
+
+
+def ticket_message_add(*, ticket: Ticket, actor: Actor, body: str, public: bool) -> TicketEvent:
     text = body.strip()
     if not text:
         raise ValidationError({"body": "Write something before saving the note."})
@@ -58,12 +75,96 @@ def ticket_add_note(*, ticket: Ticket, staff: StaffMember, body: str, public: bo
         event = ticket_event_record(
             ticket=locked,
             kind=TicketEvent.Kind.REPLY if public else TicketEvent.Kind.NOTE,
-            actor_kind=TicketEvent.ActorKind.HUMAN,
-            actor_staff=staff,
+            actor_kind=actor.kind,
+            actor_staff=actor.staff,
+            actor_name=actor.name,
             body=text,
+            data=dict(actor.data),
         )
         if public and locked.first_response_at is None:
             locked.first_response_at = event.occurred_at
             locked.save(update_fields=["first_response_at", "updated_at"])
             ticket.first_response_at = locked.first_response_at
     return event
+
+
+_FIELD_EVENTS = {
+    "type": TicketEvent.Kind.TYPE_CHANGED,
+    "priority": TicketEvent.Kind.PRIORITY_CHANGED,
+    "queue": TicketEvent.Kind.QUEUE_CHANGED,
+    "assignee": TicketEvent.Kind.ASSIGNMENT_CHANGED,
+    "status": TicketEvent.Kind.STATUS_CHANGED,
+}
+_FK_MODELS: dict[str, Any] = {"type": TicketType, "queue": Queue, "assignee": StaffMember}
+
+
+def ticket_change(
+    *, ticket_id: int, actor: Actor, changes: dict[str, Any], now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Set type, priority, queue, assignee and/or status, one timeline event per field that
+    actually changes. Foreign keys are given as ids (None clears them).
+
+    Returns the previous values of the changed fields, in the same form, so a caller can undo.
+    """
+    unknown = set(changes) - set(_FIELD_EVENTS)
+    if unknown:
+        raise ValueError(f"ticket_change cannot set {sorted(unknown)}")
+    moment = now or timezone.now()
+    previous: dict[str, Any] = {}
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        update_fields: list[str] = []
+        for name, value in changes.items():
+            attname = f"{name}_id" if name in _FK_MODELS else name
+            old = getattr(ticket, attname)
+            if old == value:
+                continue
+            previous[name] = old
+            setattr(ticket, attname, value)
+            update_fields.append(attname)
+            ticket_event_record(
+                ticket=ticket,
+                kind=_FIELD_EVENTS[name],
+                actor_kind=actor.kind,
+                actor_staff=actor.staff,
+                actor_name=actor.name,
+                old_value=_field_words(name, old),
+                new_value=_field_words(name, value),
+                data={"field": name, "old": old, "new": value, **actor.data},
+                occurred_at=moment,
+            )
+        if "type_id" in update_fields:
+            # A subtype or item of the old type would contradict the new one.
+            ticket.subtype_id = None
+            ticket.item_id = None
+            update_fields += ["subtype_id", "item_id"]
+        if "status" in update_fields:
+            update_fields += _status_times(ticket, moment)
+        if update_fields:
+            ticket.save(update_fields=[*update_fields, "updated_at"])
+    return previous
+
+
+def _status_times(ticket: Ticket, moment: dt.datetime) -> list[str]:
+    if ticket.status == Ticket.Status.RESOLVED:
+        ticket.resolved_at = ticket.resolved_at or moment
+        ticket.closed_at = None
+    elif ticket.status == Ticket.Status.CLOSED:
+        ticket.resolved_at = ticket.resolved_at or moment
+        ticket.closed_at = ticket.closed_at or moment
+    else:  # reopened or still open: the mirror shows the current state, the timeline the rest
+        ticket.resolved_at = None
+        ticket.closed_at = None
+    return ["resolved_at", "closed_at"]
+
+
+def _field_words(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if name == "priority":
+        return str(Priority(value).label)
+    if name == "status":
+        return str(Ticket.Status(value).label)
+    model = _FK_MODELS[name]
+    obj = model.objects.filter(pk=value).first()
+    return str(obj) if obj is not None else f"#{value}"

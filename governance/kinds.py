@@ -1,0 +1,429 @@
+"""The catalogue of action kinds: what the agent may ever want to do, with typed parameters.
+
+Each kind says how risky it is, the mode it gets when no policy mentions it, which
+parameters it takes and how to say it in plain English. Validation resolves every id against
+the database and the ticket's client, so an action can only name things that exist and that
+belong to the ticket it acts on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+from tickets.models import Contact, Priority, Queue, StaffMember, Ticket, TicketType
+
+
+class Mode:
+    OFF = "off"
+    SUGGEST = "suggest"
+    APPROVAL = "approval"
+    AUTONOMOUS = "autonomous"
+
+    CHOICES = (
+        (OFF, "Off — never propose"),
+        (SUGGEST, "Suggest only — shown to technicians, never executed"),
+        (APPROVAL, "Needs approval — a technician approves each one"),
+        (AUTONOMOUS, "Autonomous — executes on its own within the limits below"),
+    )
+    ORDER = (OFF, SUGGEST, APPROVAL, AUTONOMOUS)
+
+    @classmethod
+    def label(cls, mode: str) -> str:
+        return dict(cls.CHOICES)[mode].split(" — ")[0]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed parameter. `kind` picks the validator in `_CLEANERS`."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool = True
+    help_text: str = ""
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    key: str
+    label: str
+    risk: str  # "low", "medium" or "high": bulk approval is offered for low risk only
+    default_mode: str
+    params: tuple[Param, ...] = ()
+    touches_account: bool = False  # acts on a person's account: VIP/privileged need approval
+    undoable: bool = False
+    sentence: str = ""  # "{verb} …" with params; see describe()
+    field_name: str = ""  # ticket field it sets, for corrections that feed training
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_STATUS_CHOICES = {value for value, _ in Ticket.Status.choices}
+_GROUP_RE = re.compile(r"^[\w .@'&()-]{1,200}$")
+_SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
+
+KINDS: dict[str, ActionKind] = {
+    kind.key: kind
+    for kind in (
+        ActionKind(
+            "set_type",
+            "Set ticket type",
+            "low",
+            Mode.SUGGEST,
+            (Param("ticket_type", "Ticket type", "ticket_type"),),
+            undoable=True,
+            sentence="set the type of ticket {ticket} to {ticket_type}",
+            field_name="type",
+        ),
+        ActionKind(
+            "set_priority",
+            "Set priority",
+            "low",
+            Mode.SUGGEST,
+            (Param("priority", "Priority", "priority"),),
+            undoable=True,
+            sentence="set the priority of ticket {ticket} to {priority}",
+            field_name="priority",
+        ),
+        ActionKind(
+            "set_queue",
+            "Route to queue",
+            "low",
+            Mode.SUGGEST,
+            (Param("queue", "Queue", "queue"),),
+            undoable=True,
+            sentence="routed ticket {ticket} to {queue}",
+            field_name="queue",
+        ),
+        ActionKind(
+            "assign",
+            "Assign technician",
+            "low",
+            Mode.SUGGEST,
+            (Param("assignee", "Technician", "staff"),),
+            undoable=True,
+            sentence="assigned ticket {ticket} to {assignee}",
+            field_name="assignee",
+        ),
+        ActionKind(
+            "add_note",
+            "Add internal note",
+            "low",
+            Mode.SUGGEST,
+            (Param("body", "Note", "text"),),
+            sentence="added an internal note to ticket {ticket}",
+        ),
+        ActionKind(
+            "reply",
+            "Reply to requester",
+            "medium",
+            Mode.SUGGEST,
+            (Param("body", "Message", "text"),),
+            sentence="replied to the requester on ticket {ticket}",
+        ),
+        ActionKind(
+            "set_status",
+            "Change status",
+            "medium",
+            Mode.SUGGEST,
+            (Param("status", "Status", "status"),),
+            undoable=True,
+            sentence="changed the status of ticket {ticket} to {status}",
+            field_name="status",
+        ),
+        ActionKind(
+            "escalate",
+            "Escalate",
+            "medium",
+            Mode.SUGGEST,
+            (
+                Param("queue", "Escalation queue", "queue"),
+                Param("reason", "Reason", "text"),
+            ),
+            undoable=True,
+            sentence="escalated ticket {ticket} to {queue}",
+        ),
+        ActionKind(
+            "close",
+            "Resolve and close",
+            "medium",
+            Mode.SUGGEST,
+            (Param("resolution", "Resolution note", "text"),),
+            undoable=True,
+            sentence="resolved ticket {ticket}",
+        ),
+        ActionKind(
+            "reset_password",
+            "Reset a password",
+            "high",
+            Mode.OFF,
+            (Param("contact", "Account owner", "contact"),),
+            touches_account=True,
+            sentence="reset the password of {contact} on ticket {ticket}",
+        ),
+        ActionKind(
+            "unlock_account",
+            "Unlock an account",
+            "medium",
+            Mode.OFF,
+            (Param("contact", "Account owner", "contact"),),
+            touches_account=True,
+            sentence="unlocked the account of {contact} on ticket {ticket}",
+        ),
+        ActionKind(
+            "reenrol_mfa",
+            "Re-enrol MFA",
+            "high",
+            Mode.OFF,
+            (Param("contact", "Account owner", "contact"),),
+            touches_account=True,
+            sentence="reset the MFA methods of {contact} on ticket {ticket}",
+        ),
+        ActionKind(
+            "change_group_membership",
+            "Change group membership",
+            "high",
+            Mode.OFF,
+            (
+                Param("contact", "Member", "contact"),
+                Param("group", "Group or distribution list", "group"),
+                Param("operation", "Add or remove", "membership_op"),
+            ),
+            touches_account=True,
+            undoable=True,
+            sentence=(
+                "{operation_verb} {contact} {operation_preposition} {group} on ticket {ticket}"
+            ),
+        ),
+        ActionKind(
+            "run_script",
+            "Run an RMM script",
+            "high",
+            Mode.OFF,
+            (
+                Param("script", "Script (from the allow-list)", "slug"),
+                Param("asset", "Device", "asset"),
+            ),
+            sentence="ran script {script} on {asset} for ticket {ticket}",
+        ),
+        ActionKind(
+            "install_software",
+            "Install software",
+            "high",
+            Mode.OFF,
+            (
+                Param("package", "Package (from the catalogue)", "slug"),
+                Param("asset", "Device", "asset"),
+            ),
+            sentence="installed {package} on {asset} for ticket {ticket}",
+        ),
+    )
+}
+
+KIND_CHOICES = [(kind.key, kind.label) for kind in KINDS.values()]
+TEXT_MAX_LENGTH = 10_000
+
+
+def kind_get(key: str) -> ActionKind:
+    try:
+        return KINDS[key]
+    except KeyError:
+        known = ", ".join(KINDS)
+        message = f"Unknown action kind {key!r}; known kinds: {known}."
+        raise ValidationError({"kind": message}) from None
+
+
+def _clean_ticket_type(value: Any, ticket: Ticket) -> int:
+    type_id = _as_id(value)
+    if not TicketType.objects.filter(id=type_id, is_active=True).exists():
+        raise ValidationError("No active ticket type has this id.")
+    return type_id
+
+
+def _clean_queue(value: Any, ticket: Ticket) -> int:
+    queue_id = _as_id(value)
+    if not Queue.objects.filter(id=queue_id, is_active=True).exists():
+        raise ValidationError("No active queue has this id.")
+    return queue_id
+
+
+def _clean_staff(value: Any, ticket: Ticket) -> int:
+    staff_id = _as_id(value)
+    staff = StaffMember.objects.filter(id=staff_id, takes_tickets=True).first()
+    if staff is None:
+        raise ValidationError("No technician who takes tickets has this id.")
+    if ticket.client_id and not (
+        staff.all_clients or staff.clients.filter(id=ticket.client_id).exists()
+    ):
+        raise ValidationError(f"{staff.display_name} does not serve this ticket's client.")
+    return staff_id
+
+
+def _clean_contact(value: Any, ticket: Ticket) -> int:
+    contact_id = _as_id(value)
+    if (
+        ticket.client_id is None
+        or not Contact.objects.filter(id=contact_id, client_id=ticket.client_id).exists()
+    ):
+        raise ValidationError("No contact of this ticket's client has this id.")
+    return contact_id
+
+
+def _clean_asset(value: Any, ticket: Ticket) -> int:
+    from tickets.models import Asset
+
+    asset_id = _as_id(value)
+    if (
+        ticket.client_id is None
+        or not Asset.objects.filter(id=asset_id, client_id=ticket.client_id).exists()
+    ):
+        raise ValidationError("No device of this ticket's client has this id.")
+    return asset_id
+
+
+def _clean_priority(value: Any, ticket: Ticket) -> int:
+    number = _as_id(value)
+    if number not in Priority.values:
+        raise ValidationError("Priority must be 1 (critical) to 4 (low).")
+    return number
+
+
+def _clean_status(value: Any, ticket: Ticket) -> str:
+    if value not in _STATUS_CHOICES:
+        raise ValidationError(f"Status must be one of: {', '.join(sorted(_STATUS_CHOICES))}.")
+    return str(value)
+
+
+def _clean_text(value: Any, ticket: Ticket) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("Write some text.")
+    if len(value) > TEXT_MAX_LENGTH:
+        raise ValidationError(f"At most {TEXT_MAX_LENGTH:,} characters.")
+    return value.strip()
+
+
+def _clean_group(value: Any, ticket: Ticket) -> str:
+    if not isinstance(value, str) or not _GROUP_RE.match(value.strip()):
+        raise ValidationError("Give the group's name (letters, digits, spaces, . @ ' & ( ) -).")
+    return value.strip()
+
+
+def _clean_slug(value: Any, ticket: Ticket) -> str:
+    if not isinstance(value, str) or not _SLUG_RE.match(value):
+        raise ValidationError("Use the catalogue name: lower-case letters, digits, . _ -.")
+    return value
+
+
+def _clean_membership_op(value: Any, ticket: Ticket) -> str:
+    if value not in ("add", "remove"):
+        raise ValidationError("Operation must be 'add' or 'remove'.")
+    return str(value)
+
+
+def _as_id(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValidationError("Expected a number.")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Expected a number.") from None
+    if number < 1:
+        raise ValidationError("Expected a positive number.")
+    return number
+
+
+_CLEANERS: dict[str, Callable[[Any, Ticket], Any]] = {
+    "ticket_type": _clean_ticket_type,
+    "queue": _clean_queue,
+    "staff": _clean_staff,
+    "contact": _clean_contact,
+    "asset": _clean_asset,
+    "priority": _clean_priority,
+    "status": _clean_status,
+    "text": _clean_text,
+    "group": _clean_group,
+    "slug": _clean_slug,
+    "membership_op": _clean_membership_op,
+}
+
+
+def params_clean(kind: ActionKind, params: dict[str, Any], *, ticket: Ticket) -> dict[str, Any]:
+    """Validated, normalized parameters, or a ValidationError keyed by parameter name."""
+    if not isinstance(params, dict):
+        raise ValidationError({"params": "Parameters must be an object."})
+    known = {param.name for param in kind.params}
+    errors: dict[str, list[str]] = {}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        errors["params"] = [
+            f"{kind.label} takes no parameter {', '.join(unknown)}; it takes: {allowed}."
+        ]
+    cleaned: dict[str, Any] = {}
+    for param in kind.params:
+        value = params.get(param.name)
+        if value in (None, ""):
+            if param.required:
+                errors[param.name] = [f"{param.label} is required."]
+            continue
+        try:
+            cleaned[param.name] = _CLEANERS[param.kind](value, ticket)
+        except ValidationError as error:
+            errors[param.name] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def param_display(param: Param, value: Any) -> str:
+    """A parameter value in words: names rather than ids."""
+    if value in (None, ""):
+        return "—"
+    lookups: dict[str, Callable[[Any], str]] = {
+        "ticket_type": lambda v: _name(TicketType, v, "name"),
+        "queue": lambda v: _name(Queue, v, "name"),
+        "staff": _staff_name,
+        "contact": _contact_name,
+        "asset": _asset_name,
+        "priority": lambda v: str(Priority(int(v)).label) if int(v) in Priority.values else str(v),
+        "status": lambda v: str(dict(Ticket.Status.choices).get(v, v)),
+    }
+    lookup = lookups.get(param.kind)
+    return lookup(value) if lookup else str(value)
+
+
+def _name(model: Any, pk: Any, attr: str) -> str:
+    obj = model.objects.filter(pk=pk).only(attr).first()
+    return str(getattr(obj, attr)) if obj else f"#{pk} (deleted)"
+
+
+def _staff_name(pk: Any) -> str:
+    staff = StaffMember.objects.select_related("user").filter(pk=pk).first()
+    return staff.display_name if staff else f"#{pk} (deleted)"
+
+
+def _contact_name(pk: Any) -> str:
+    contact = Contact.objects.filter(pk=pk).first()
+    if contact is None:
+        return f"#{pk} (deleted)"
+    return contact.email or contact.full_name
+
+
+def _asset_name(pk: Any) -> str:
+    from tickets.models import Asset
+
+    return _name(Asset, pk, "hostname")
+
+
+def describe(kind: ActionKind, params: dict[str, Any], *, ticket_ref: str) -> str:
+    """What the action does, in a sentence fragment: 'set the priority of ticket 4812 to High'."""
+    words = {param.name: param_display(param, params.get(param.name)) for param in kind.params}
+    words["ticket"] = ticket_ref
+    operation = params.get("operation")
+    words["operation_verb"] = "removed" if operation == "remove" else "added"
+    words["operation_preposition"] = "from" if operation == "remove" else "to"
+    return kind.sentence.format(**words)
