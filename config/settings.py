@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
     "django_htmx",
     "django_q",
     "auditlog",
@@ -192,6 +193,23 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Service desk automation API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Approve, reject and inspect the actions the automation proposes, and edit the agent "
+        "policies that decide what it may do on its own. Sign in with a session; every list "
+        "and detail is limited to the clients you serve."
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Choice sets shared by several fields get one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ActionKindEnum": "governance.kinds.KIND_CHOICES",
+        "ProposerKindEnum": "governance.models.Action.Proposer",
+    },
 }
 
 # An agent proposal nobody decides expires after this long; an approval that has not run

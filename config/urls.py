@@ -4,4 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tickets.urls")),
+    path("", include("governance.urls")),
+    path("api/", include("governance.api_urls")),
 ]

@@ -99,7 +99,7 @@ def rule_resolve(ticket: Ticket, kind: str) -> ResolvedRule:
                 limit_per_client_hour=rule.limit_per_client_hour,
                 limit_total_hour=rule.limit_total_hour,
                 shadow_mode=shadow,
-                source=f"policy “{policy.scope_label}” v{policy.version}",
+                source=f"Policy “{policy.scope_label}” v{policy.version}",
                 policy_id=policy.id,
                 policy_version=policy.version,
             )
@@ -111,8 +111,16 @@ def rule_resolve(ticket: Ticket, kind: str) -> ResolvedRule:
         limit_per_client_hour=None,
         limit_total_hour=None,
         shadow_mode=shadow,
-        source="the built-in default (no policy sets this kind)",
+        source="The built-in default (no policy sets this kind)",
     )
+
+
+def allowed_kinds(ticket: Ticket) -> list[str]:
+    """Action kinds the policy lets the agent propose on this ticket (mode is not off). The
+    LLM agent offers only these as tools; anything else it names is refused by `verdict`."""
+    if AgentHold.objects.filter(ticket_id=ticket.id).exists():
+        return []
+    return [kind for kind in KINDS if rule_resolve(ticket, kind).mode != Mode.OFF]
 
 
 def kill_switch_reason(client_id: int | None) -> str | None:
@@ -143,7 +151,7 @@ def verdict(
     if AgentHold.objects.filter(ticket_id=ticket.id).exists():
         return Verdict(Verdict.REFUSE, ["A technician has taken this ticket over."], rule)
     if rule.mode == Mode.OFF:
-        return Verdict(Verdict.REFUSE, [f"{KINDS[kind].label} is off in {rule.source}."], rule)
+        return Verdict(Verdict.REFUSE, [f"{rule.source}: “{KINDS[kind].label}” is off."], rule)
     if rule.mode == Mode.SUGGEST:
         return Verdict(Mode.SUGGEST, [f"{rule.source} allows suggestions only."], rule)
     if rule.shadow_mode:

@@ -9,7 +9,9 @@ belong to the ticket it acts on.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +59,8 @@ class ActionKind:
     params: tuple[Param, ...] = ()
     touches_account: bool = False  # acts on a person's account: VIP/privileged need approval
     undoable: bool = False
-    sentence: str = ""  # "{verb} …" with params; see describe()
+    sentence: str = ""  # what it did, past tense, with params; see describe()
+    plan: str = ""  # what it will do, for proposals
     field_name: str = ""  # ticket field it sets, for corrections that feed training
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -77,6 +80,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("ticket_type", "Ticket type", "ticket_type"),),
             undoable=True,
             sentence="set the type of ticket {ticket} to {ticket_type}",
+            plan="set the type of ticket {ticket} to {ticket_type}",
             field_name="type",
         ),
         ActionKind(
@@ -87,6 +91,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("priority", "Priority", "priority"),),
             undoable=True,
             sentence="set the priority of ticket {ticket} to {priority}",
+            plan="set the priority of ticket {ticket} to {priority}",
             field_name="priority",
         ),
         ActionKind(
@@ -97,6 +102,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("queue", "Queue", "queue"),),
             undoable=True,
             sentence="routed ticket {ticket} to {queue}",
+            plan="route ticket {ticket} to {queue}",
             field_name="queue",
         ),
         ActionKind(
@@ -107,6 +113,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("assignee", "Technician", "staff"),),
             undoable=True,
             sentence="assigned ticket {ticket} to {assignee}",
+            plan="assign ticket {ticket} to {assignee}",
             field_name="assignee",
         ),
         ActionKind(
@@ -116,6 +123,7 @@ KINDS: dict[str, ActionKind] = {
             Mode.SUGGEST,
             (Param("body", "Note", "text"),),
             sentence="added an internal note to ticket {ticket}",
+            plan="add an internal note to ticket {ticket}",
         ),
         ActionKind(
             "reply",
@@ -124,6 +132,7 @@ KINDS: dict[str, ActionKind] = {
             Mode.SUGGEST,
             (Param("body", "Message", "text"),),
             sentence="replied to the requester on ticket {ticket}",
+            plan="reply to the requester on ticket {ticket}",
         ),
         ActionKind(
             "set_status",
@@ -133,6 +142,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("status", "Status", "status"),),
             undoable=True,
             sentence="changed the status of ticket {ticket} to {status}",
+            plan="change the status of ticket {ticket} to {status}",
             field_name="status",
         ),
         ActionKind(
@@ -146,6 +156,7 @@ KINDS: dict[str, ActionKind] = {
             ),
             undoable=True,
             sentence="escalated ticket {ticket} to {queue}",
+            plan="escalate ticket {ticket} to {queue}",
         ),
         ActionKind(
             "close",
@@ -155,6 +166,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("resolution", "Resolution note", "text"),),
             undoable=True,
             sentence="resolved ticket {ticket}",
+            plan="resolve ticket {ticket}",
         ),
         ActionKind(
             "reset_password",
@@ -164,6 +176,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("contact", "Account owner", "contact"),),
             touches_account=True,
             sentence="reset the password of {contact} on ticket {ticket}",
+            plan="reset the password of {contact} on ticket {ticket}",
         ),
         ActionKind(
             "unlock_account",
@@ -173,6 +186,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("contact", "Account owner", "contact"),),
             touches_account=True,
             sentence="unlocked the account of {contact} on ticket {ticket}",
+            plan="unlock the account of {contact} on ticket {ticket}",
         ),
         ActionKind(
             "reenrol_mfa",
@@ -182,6 +196,7 @@ KINDS: dict[str, ActionKind] = {
             (Param("contact", "Account owner", "contact"),),
             touches_account=True,
             sentence="reset the MFA methods of {contact} on ticket {ticket}",
+            plan="reset the MFA methods of {contact} on ticket {ticket}",
         ),
         ActionKind(
             "change_group_membership",
@@ -198,6 +213,7 @@ KINDS: dict[str, ActionKind] = {
             sentence=(
                 "{operation_verb} {contact} {operation_preposition} {group} on ticket {ticket}"
             ),
+            plan="{operation_plan} {contact} {operation_preposition} {group} on ticket {ticket}",
         ),
         ActionKind(
             "run_script",
@@ -209,6 +225,7 @@ KINDS: dict[str, ActionKind] = {
                 Param("asset", "Device", "asset"),
             ),
             sentence="ran script {script} on {asset} for ticket {ticket}",
+            plan="run script {script} on {asset} for ticket {ticket}",
         ),
         ActionKind(
             "install_software",
@@ -220,6 +237,7 @@ KINDS: dict[str, ActionKind] = {
                 Param("asset", "Device", "asset"),
             ),
             sentence="installed {package} on {asset} for ticket {ticket}",
+            plan="install {package} on {asset} for ticket {ticket}",
         ),
     )
 }
@@ -396,21 +414,78 @@ def param_display(param: Param, value: Any) -> str:
     return lookup(value) if lookup else str(value)
 
 
+# Names by (model, id) for one page render: a page of 25 action cards would otherwise query
+# a type, queue or technician name per card. Small catalogues are loaded whole on first use.
+_NAMES: ContextVar[dict[tuple[str, Any], str] | None] = ContextVar("action_names", default=None)
+
+
+@contextmanager
+def names_cached() -> Iterator[None]:
+    token = _NAMES.set({})
+    try:
+        yield
+    finally:
+        _NAMES.reset(token)
+
+
+def _cached(
+    model_key: str,
+    pk: Any,
+    load_all: Callable[[], dict[Any, str]] | None,
+    load_one: Callable[[Any], str],
+) -> str:
+    cache = _NAMES.get()
+    if cache is None:
+        return load_one(pk)
+    if (model_key, pk) not in cache:
+        if load_all is not None and (model_key, "*") not in cache:
+            cache[(model_key, "*")] = ""
+            cache.update({(model_key, key): name for key, name in load_all().items()})
+        if (model_key, pk) not in cache:
+            cache[(model_key, pk)] = load_one(pk)
+    return cache[(model_key, pk)]
+
+
 def _name(model: Any, pk: Any, attr: str) -> str:
-    obj = model.objects.filter(pk=pk).only(attr).first()
-    return str(getattr(obj, attr)) if obj else f"#{pk} (deleted)"
+    def one(key: Any) -> str:
+        obj = model.objects.filter(pk=key).only(attr).first()
+        return str(getattr(obj, attr)) if obj else f"#{key} (deleted)"
+
+    def everything() -> dict[Any, str]:
+        return {key: str(value) for key, value in model.objects.values_list("pk", attr)}
+
+    return _cached(
+        model.__name__, _int_or(pk), everything if model in (TicketType, Queue) else None, one
+    )
+
+
+def _int_or(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _staff_name(pk: Any) -> str:
-    staff = StaffMember.objects.select_related("user").filter(pk=pk).first()
-    return staff.display_name if staff else f"#{pk} (deleted)"
+    def one(key: Any) -> str:
+        staff = StaffMember.objects.select_related("user").filter(pk=key).first()
+        return staff.display_name if staff else f"#{key} (deleted)"
+
+    def everything() -> dict[Any, str]:
+        members = StaffMember.objects.select_related("user")
+        return {member.pk: member.display_name for member in members}
+
+    return _cached("StaffMember", _int_or(pk), everything, one)
 
 
 def _contact_name(pk: Any) -> str:
-    contact = Contact.objects.filter(pk=pk).first()
-    if contact is None:
-        return f"#{pk} (deleted)"
-    return contact.email or contact.full_name
+    def one(key: Any) -> str:
+        contact = Contact.objects.filter(pk=key).first()
+        if contact is None:
+            return f"#{key} (deleted)"
+        return contact.email or contact.full_name
+
+    return _cached("Contact", _int_or(pk), None, one)
 
 
 def _asset_name(pk: Any) -> str:
@@ -419,11 +494,15 @@ def _asset_name(pk: Any) -> str:
     return _name(Asset, pk, "hostname")
 
 
-def describe(kind: ActionKind, params: dict[str, Any], *, ticket_ref: str) -> str:
-    """What the action does, in a sentence fragment: 'set the priority of ticket 4812 to High'."""
+def describe(
+    kind: ActionKind, params: dict[str, Any], *, ticket_ref: str, planned: bool = False
+) -> str:
+    """What the action did ('routed ticket 4812 to Network'), or with `planned` what it will
+    do ('route ticket 4812 to Network'), naming things rather than ids."""
     words = {param.name: param_display(param, params.get(param.name)) for param in kind.params}
     words["ticket"] = ticket_ref
     operation = params.get("operation")
     words["operation_verb"] = "removed" if operation == "remove" else "added"
     words["operation_preposition"] = "from" if operation == "remove" else "to"
-    return kind.sentence.format(**words)
+    words["operation_plan"] = "remove" if operation == "remove" else "add"
+    return (kind.plan if planned else kind.sentence).format(**words)

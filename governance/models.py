@@ -297,11 +297,16 @@ class Action(models.Model):
         return f"{self.get_proposer_kind_display()} “{self.proposer_name}”{version}"
 
     def what(self) -> str:
+        """What it did, past tense: for the log and executed actions."""
         return describe(KINDS[self.kind], self.params, ticket_ref=self.ticket_ref)
+
+    def plan(self) -> str:
+        """What it will do: for proposals."""
+        return describe(KINDS[self.kind], self.params, ticket_ref=self.ticket_ref, planned=True)
 
     @property
     def ticket_ref(self) -> str:
-        return self.ticket.external_id if self.ticket_id else "?"
+        return str(self.ticket_id)
 
 
 class Correction(models.Model):

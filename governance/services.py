@@ -225,8 +225,12 @@ def action_approve(
     approver = _check_approver(action, staff)
     moment = now or timezone.now()
     spec = KINDS[action.kind]
-    edited = params is not None and params != action.params
-    cleaned = params_clean(spec, params, ticket=action.ticket) if edited and params else None
+    cleaned = None
+    if params is not None:
+        # Compare cleaned values: "1" for a proposed 1 is not an edit.
+        cleaned = params_clean(spec, params, ticket=action.ticket)
+        if cleaned == action.params:
+            cleaned = None
     with transaction.atomic():
         updated = Action.objects.filter(pk=action.pk, status=Action.Status.PROPOSED).update(
             status=Action.Status.QUEUED,
@@ -461,17 +465,21 @@ _RULE_FIELDS = (
 
 
 def policy_create(
-    *, ticket_type: TicketType | None, client: Client | None, staff: StaffMember, shadow_mode: bool
+    *,
+    ticket_type: TicketType | None,
+    client: Client | None,
+    staff: StaffMember | None,
+    shadow_mode: bool,
 ) -> AgentPolicy:
-    _check_manager(staff)
+    manager = _check_manager(staff)
     if AgentPolicy.objects.filter(ticket_type=ticket_type, client=client).exists():
         raise ValidationError("A policy for this ticket type and client already exists.")
     with transaction.atomic():
         policy = AgentPolicy.objects.create(
-            ticket_type=ticket_type, client=client, shadow_mode=shadow_mode, updated_by=staff
+            ticket_type=ticket_type, client=client, shadow_mode=shadow_mode, updated_by=manager
         )
         _revision_record(
-            policy, staff=staff, changes=[["policy", "", "created"]], summary="Created."
+            policy, staff=manager, changes=[["policy", "", "created"]], summary="Created."
         )
     return policy
 
@@ -479,13 +487,13 @@ def policy_create(
 def policy_save(
     *,
     policy: AgentPolicy,
-    staff: StaffMember,
+    staff: StaffMember | None,
     shadow_mode: bool,
     rules: Iterable[RuleInput],
 ) -> AgentPolicy:
     """Replace the policy's settings; records a revision with every change (old → new).
     Kinds left out keep their current rule; saving without changes records nothing."""
-    _check_manager(staff)
+    manager = _check_manager(staff)
     with transaction.atomic():
         locked = AgentPolicy.objects.select_for_update().get(pk=policy.pk)
         existing = {rule.action_kind: rule for rule in locked.rules.all()}
@@ -498,10 +506,10 @@ def policy_save(
         if not changes:
             return locked
         locked.version += 1
-        locked.updated_by = staff
+        locked.updated_by = manager
         locked.save(update_fields=["shadow_mode", "version", "updated_by", "updated_at"])
         summary = "; ".join(f"{what}: {old or '—'} → {new or '—'}" for what, old, new in changes)
-        _revision_record(locked, staff=staff, changes=changes, summary=summary)
+        _revision_record(locked, staff=manager, changes=changes, summary=summary)
     return locked
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from config.http import HtmxHttpRequest
+from config.http import HtmxHttpRequest, querystring_without_page, wants_fragment
 from tickets import selectors, services
 from tickets.forms import NoteForm, TicketFilterForm
 from tickets.models import StaffMember
@@ -56,9 +56,9 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
             tickets, settings.TICKETS_PAGE_SIZE, cap=settings.TICKETS_COUNT_CAP
         )
         page = paginator.get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "querystring": _querystring_without_page(request)}
+    context = {"form": form, "page": page, "querystring": querystring_without_page(request)}
     template = "tickets/ticket_list.html"
-    if _wants_fragment(request):
+    if wants_fragment(request):
         template += "#results"
     return render(request, template, context, status=200 if page is not None else 400)
 
@@ -98,7 +98,7 @@ def ticket_note_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
     # A fragment for HTMX: the timeline, plus the facts panel swapped out of band so the
     # first-response time it shows stays true.
     template = (
-        "tickets/note_added.html" if _wants_fragment(request) else "tickets/ticket_detail.html"
+        "tickets/note_added.html" if wants_fragment(request) else "tickets/ticket_detail.html"
     )
     return render(request, template, {"ticket": ticket, "form": form}, status=status)
 
@@ -115,15 +115,3 @@ def client_list(request: HtmxHttpRequest) -> HttpResponse:
 def client_detail(request: HtmxHttpRequest, client_id: int) -> HttpResponse:
     client = selectors.client_get(user=request.user, client_id=client_id)
     return render(request, "tickets/client_detail.html", {"client": client})
-
-
-def _wants_fragment(request: HtmxHttpRequest) -> bool:
-    """HTMX swaps want a fragment; a boosted navigation or a history restore wants the page."""
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
-
-
-def _querystring_without_page(request: HtmxHttpRequest) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()

@@ -351,3 +351,25 @@ def test_human_actions_skip_policy_but_not_scope(world: World) -> None:
         services.action_perform(
             ticket=world.ticket, staff=world.tech_out, kind="set_priority", params={"priority": 4}
         )
+
+
+def test_the_agent_cannot_get_a_kind_the_policy_turns_off(world: World) -> None:
+    policy_with(world, reset_password="off", unlock_account="approval")
+    allowed = gate.allowed_kinds(world.ticket)
+    assert "unlock_account" in allowed and "reset_password" not in allowed
+    refused = propose(
+        world.ticket,
+        "reset_password",
+        {"contact": world.contact.id},
+        proposer_kind=Action.Proposer.AGENT,
+        proposer_name="llm-agent",
+    )
+    assert refused.status == Action.Status.REFUSED
+    with pytest.raises(ValidationError):
+        services.action_approve(action=refused, staff=world.tech_in)
+    assert gate.action_execute(action_id=refused.id).status == Action.Status.REFUSED
+
+
+def test_a_held_ticket_offers_the_agent_nothing(world: World) -> None:
+    services.ticket_take_over(ticket=world.ticket, staff=world.tech_in)
+    assert gate.allowed_kinds(world.ticket) == []

@@ -48,3 +48,46 @@
     document.dispatchEvent(new CustomEvent("htmx:responseError", {detail: {}}));
   });
 })();
+
+// Action cards (approval queue): j/k move between cards; a, e, r, t, u act on the card that
+// has focus (approve, edit, reject, take over, undo). After the queue refreshes itself, focus
+// returns to the same card so a technician working by keyboard does not lose their place.
+(function () {
+  function typing(target) {
+    return target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+  function cards() { return Array.from(document.querySelectorAll("[data-card]")); }
+  function current() { return document.activeElement && document.activeElement.closest("[data-card]"); }
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    var list = cards();
+    if (!list.length) return;
+    var card = current();
+    if (event.key === "j" || event.key === "k") {
+      var index = card ? list.indexOf(card) : -1;
+      var next = list[Math.max(0, Math.min(list.length - 1, index + (event.key === "j" ? 1 : -1)))];
+      if (next) { next.focus(); next.scrollIntoView({block: "nearest"}); event.preventDefault(); }
+      return;
+    }
+    if (!card) return;
+    var control = card.querySelector('[data-card-key="' + CSS.escape(event.key) + '"]');
+    if (!control) return;
+    event.preventDefault();
+    control.click();
+    var details = control.closest("details");
+    if (details) {
+      var field = details.querySelector("textarea, input, select");
+      if (field) setTimeout(function () { field.focus(); }, 0);
+    }
+  });
+  var focusedId = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    var card = current();
+    focusedId = card ? card.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!focusedId || current()) return;
+    var again = document.getElementById(focusedId);
+    if (again) again.focus({preventScroll: true});
+  });
+})();

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, get_resolver, reverse
@@ -12,14 +14,47 @@ from tickets.models import TicketEvent
 # Routes that hold no client data, so scope does not apply to them.
 UNSCOPED_ROUTES = {"login", "logout", "healthz"}
 # Routes naming one object: each is checked below to be a 404 for a technician outside the
-# object's client. Value: (HTTP method, which of the world's objects the URL names).
+# object's client. Value: (HTTP method, which object the URL names: a World attribute, or
+# "action" for an agent proposal on the world's ticket).
 OBJECT_ROUTES = {
     "ticket_detail": ("get", "ticket"),
     "ticket_note_add": ("post", "ticket"),
     "client_detail": ("get", "client"),
+    "ticket_actions": ("get", "ticket"),
+    "ticket_take_over": ("post", "ticket"),
+    "ticket_hand_back": ("post", "ticket"),
+    "action_detail": ("get", "action"),
+    "action_approve": ("post", "action"),
+    "action_edit": ("post", "action"),
+    "action_reject": ("post", "action"),
+    "action_undo": ("post", "action"),
+    "action_correct": ("post", "action"),
+    "api_action_detail": ("get", "action"),
+    "api_action_approve": ("post", "action"),
+    "api_action_reject": ("post", "action"),
 }
-# Collection routes: each has hand-written tests below showing foreign rows left out.
-COLLECTION_ROUTES = {"home", "ticket_list", "client_list"}
+# Agent policies are desk-wide configuration, not client data: any staff member may read
+# them, only managers may change them (tested in governance/tests/test_manager_pages.py).
+MANAGER_CONFIG_ROUTES = {"policy_edit", "api_policy_detail"}
+# Collection routes: each has hand-written tests (here or in the app's tests) showing foreign
+# rows left out, or is manager configuration.
+COLLECTION_ROUTES = {
+    "home",
+    "ticket_list",
+    "client_list",
+    "approval_queue",
+    "actions_bulk_approve",
+    "action_log",
+    "action_log_csv",
+    "policy_list",
+    "policy_create",
+    "kill_switch",
+    "weekly_review",
+    "ladder_apply",
+    "api_schema",
+    "api_approval_queue",
+    "api_policy_list",
+}
 
 
 def _product_routes() -> dict[str, URLPattern]:
@@ -37,25 +72,41 @@ def test_every_route_has_an_out_of_scope_test() -> None:
     routes = _product_routes()
     with_params = {name for name, route in routes.items() if route.pattern.converters}
     without = set(routes) - with_params - UNSCOPED_ROUTES
-    assert with_params == set(OBJECT_ROUTES), "list object routes in OBJECT_ROUTES"
+    assert with_params - MANAGER_CONFIG_ROUTES == set(OBJECT_ROUTES), "list them in OBJECT_ROUTES"
     assert without == COLLECTION_ROUTES, "add out-of-scope tests for new collection routes"
+
+
+def _target(world: World, what: str) -> Any:
+    if what != "action":
+        return getattr(world, what)
+    from governance.tests.helpers import policy_with, propose
+
+    policy_with(world, set_priority="approval")
+    return propose(world.ticket)
+
+
+def _state(world: World) -> tuple[Any, ...]:
+    from governance.models import Action, AgentHold
+
+    return (
+        TicketEvent.objects.count(),
+        list(Action.objects.order_by("id").values_list("id", "status", "params")),
+        AgentHold.objects.count(),
+    )
 
 
 @pytest.mark.parametrize("name", sorted(OBJECT_ROUTES))
 def test_an_object_route_is_a_404_outside_scope(world: World, name: str) -> None:
     method, what = OBJECT_ROUTES[name]
-    target = getattr(world, what)
+    target = _target(world, what)
     url = reverse(name, args=[target.id])
-    before = TicketEvent.objects.count()
-    response = getattr(world.login(world.tech_out), method)(
-        url, {"body": "x"} if method == "post" else {}
-    )
+    data = {"body": "x", "reason": "x", "priority": "2"} if method == "post" else {}
+    before = _state(world)
+    response = getattr(world.login(world.tech_out), method)(url, data)
     assert response.status_code == 404
-    assert TicketEvent.objects.count() == before
-    inside = getattr(world.login(world.tech_in), method)(
-        url, {"body": "x"} if method == "post" else {}
-    )
-    assert inside.status_code == 200
+    assert _state(world) == before
+    inside = getattr(world.login(world.tech_in), method)(url, data)
+    assert inside.status_code != 404
 
 
 def test_it_hides_a_foreign_ticket_detail(world: World) -> None:
@@ -125,10 +176,24 @@ def test_a_user_without_a_staff_profile_sees_nothing(world: World, django_user_m
     assert "Dana cannot sign in" not in http.get(reverse("ticket_list")).content.decode()
 
 
-@pytest.mark.parametrize("name", sorted(COLLECTION_ROUTES | {"ticket_detail", "client_detail"}))
+POST_ONLY_ROUTES = {"actions_bulk_approve", "policy_create", "ladder_apply"}
+PAGES = COLLECTION_ROUTES - POST_ONLY_ROUTES
+
+
+@pytest.mark.parametrize("name", sorted(PAGES | {"ticket_detail", "client_detail"}))
 def test_anonymous_visitors_are_sent_to_login(world: World, client, name: str) -> None:
     args = {"ticket_detail": [world.ticket.id], "client_detail": [world.client.id]}.get(name, [])
     response = client.get(reverse(name, args=args))
+    if name.startswith("api_"):
+        assert response.status_code in (401, 403)  # an API answers; it does not redirect
+        return
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("name", sorted(POST_ONLY_ROUTES))
+def test_anonymous_posts_are_sent_to_login(world: World, client, name: str) -> None:
+    response = client.post(reverse(name))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 

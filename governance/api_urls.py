@@ -1,0 +1,30 @@
+from django.urls import URLPattern, path
+from drf_spectacular.views import SpectacularAPIView
+
+from governance import api
+
+urlpatterns: list[URLPattern] = [
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("governance/approvals/", api.ApprovalQueueApi.as_view(), name="api_approval_queue"),
+    path(
+        "governance/actions/<int:action_id>/",
+        api.ActionDetailApi.as_view(),
+        name="api_action_detail",
+    ),
+    path(
+        "governance/actions/<int:action_id>/approve/",
+        api.ActionApproveApi.as_view(),
+        name="api_action_approve",
+    ),
+    path(
+        "governance/actions/<int:action_id>/reject/",
+        api.ActionRejectApi.as_view(),
+        name="api_action_reject",
+    ),
+    path("governance/policies/", api.PolicyListApi.as_view(), name="api_policy_list"),
+    path(
+        "governance/policies/<int:policy_id>/",
+        api.PolicyDetailApi.as_view(),
+        name="api_policy_detail",
+    ),
+]
