@@ -33,6 +33,8 @@ class Mode:
         (AUTONOMOUS, "Autonomous — executes on its own within the limits below"),
     )
     ORDER = (OFF, SUGGEST, APPROVAL, AUTONOMOUS)
+    # Only in a policy edit: drop this policy's rule so the kind inherits again.
+    INHERIT = "inherit"
 
     @classmethod
     def label(cls, mode: str) -> str:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from config.http import HtmxHttpRequest
+from config.http import HtmxHttpRequest, wants_fragment
 from governance import review, selectors, services
 from governance.kinds import KIND_CHOICES, KINDS, ActionKind, Mode
 from governance.models import AgentPolicy, KillSwitch, PolicyRule
@@ -46,12 +46,6 @@ def _is_manager(staff: StaffMember | None) -> bool:
 
 def _forbidden(request: HtmxHttpRequest, message: str) -> HttpResponse:
     return render(request, "governance/forbidden.html", {"message": message}, status=403)
-
-
-def _wants_fragment(request: HtmxHttpRequest) -> bool:
-    """HTMX swaps want a fragment; a boosted navigation or a history restore wants the page."""
-    htmx = request.htmx
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def _error_lines(form: forms.Form, prefix: str = "") -> list[str]:
@@ -150,7 +144,7 @@ def policy_create(request: HtmxHttpRequest) -> HttpResponse:
     context = _policy_list_context(request, staff)
     context["create_errors"] = _error_lines(form)
     template = "governance/policy_list.html"
-    if _wants_fragment(request):
+    if wants_fragment(request):
         template += "#create_errors"
     return render(request, template, context, status=400)
 
@@ -194,13 +188,12 @@ class RuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kind = kind
         mode = self.fields["mode"]
-        if has_rule:
-            mode.choices = _MODE_CHOICES  # type: ignore[attr-defined]
-        else:
-            # No rule yet: leaving it on "Default" keeps inheriting from broader policies.
-            default = ("", f"Default ({Mode.label(fallback_mode)})")
-            mode.choices = [default, *_MODE_CHOICES]  # type: ignore[attr-defined]
-            mode.required = False
+        self.has_rule = has_rule
+        # "Default" inherits from broader policies (or the built-in default); choosing it
+        # for a kind that has a rule drops the rule.
+        default = ("", f"Default ({Mode.label(fallback_mode)})")
+        mode.choices = [default, *_MODE_CHOICES]  # type: ignore[attr-defined]
+        mode.required = False
         for name, field in self.fields.items():
             field.widget.attrs["aria-label"] = f"{kind.label}: {field.label}"
             if name.startswith("limit"):
@@ -209,6 +202,8 @@ class RuleForm(forms.Form):
     def rule_input(self) -> services.RuleInput | None:
         data = self.cleaned_data
         if not data["mode"]:
+            if self.has_rule:
+                return services.RuleInput(action_kind=self.kind.key, mode=Mode.INHERIT)
             return None
         return services.RuleInput(
             action_kind=self.kind.key,
@@ -349,7 +344,7 @@ def _render_editor(
     request: HtmxHttpRequest, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     template = "governance/policy_edit.html"
-    if _wants_fragment(request):
+    if wants_fragment(request):
         template += "#editor"
     return render(request, template, context, status=status)
 
@@ -386,6 +381,7 @@ def policy_edit(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
                 staff=staff,
                 shadow_mode=settings_form.cleaned_data["shadow_mode"],
                 rules=items,
+                expected_version=settings_form.cleaned_data["version"],
             )
         except ValidationError as error:
             settings_form.add_error(None, error.messages)
@@ -462,7 +458,7 @@ def _render_switches(
         **extra,
     }
     template = "governance/kill_switch.html"
-    if _wants_fragment(request):
+    if wants_fragment(request):
         template += "#switches"
     return render(request, template, context, status=status)
 
@@ -494,7 +490,7 @@ def kill_switch(request: HtmxHttpRequest) -> HttpResponse:
                 if switch.engaged
                 else f"The kill switch for {where} is released."
             )
-            if not _wants_fragment(request):
+            if not wants_fragment(request):
                 messages.success(request, message)
                 return redirect("kill_switch")
             return _render_switches(request, staff, message=message)
@@ -557,7 +553,7 @@ def weekly_review(request: HtmxHttpRequest) -> HttpResponse:
     context = _review_context(request, week)
     context["week_error"] = error
     status = 400 if error else 200
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return render(request, "governance/review.html#week", context, status=status)
     context.update(_ladder_context(request, staff))
     return render(request, "governance/review.html", context, status=status)
@@ -598,13 +594,13 @@ def ladder_apply(request: HtmxHttpRequest) -> HttpResponse:
                 else f"{what} was already {Mode.label(data['mode']).lower()}; nothing changed."
             )
     errors = _error_lines(form)
-    if not errors and not _wants_fragment(request):
+    if not errors and not wants_fragment(request):
         messages.success(request, message)
         return redirect("weekly_review")
     context = _ladder_context(request, staff)
     context.update(ladder_message=message, ladder_errors=errors)
     status = 400 if errors else 200
-    if _wants_fragment(request):
+    if wants_fragment(request):
         return render(request, "governance/review.html#ladder", context, status=status)
     week = review.last_completed_week(timezone.now())
     context.update(_review_context(request, week))

@@ -312,6 +312,12 @@ class Action(models.Model):
 class Correction(models.Model):
     """A technician's correction of an agent decision: labelled data for the next training."""
 
+    class Source(models.TextChoices):
+        EDITED = "edited", "Edited before approval"
+        UNDONE = "undone", "Undone after execution"
+        CORRECTED = "corrected", "Corrected after execution"
+
+    source = models.CharField(max_length=12, choices=Source.choices)
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="corrections")
     action = models.ForeignKey(
         Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="corrections"

@@ -175,15 +175,17 @@ _DECIDED = Q(decided_by__isnull=False) & ~Q(status=Action.Status.REJECTED)
 APPROVED = _DECIDED & Q(original_params__isnull=True)
 EDITED = _DECIDED & Q(original_params__isnull=False)
 REJECTED = Q(status=Action.Status.REJECTED)
-AUTONOMOUS = Q(decided_by__isnull=True, status__in=Action.EXECUTED_STATUSES)
+# started_at: an action that failed before running ("no tool connected") did not run.
+AUTONOMOUS = Q(
+    decided_by__isnull=True, status__in=Action.EXECUTED_STATUSES, started_at__isnull=False
+)
 SHADOW = Q(status=Action.Status.SHADOW)
 
 
 def _corrected_after_running() -> Exists:
-    # An edit before approval also records a Correction, but earlier than started_at: that
-    # is counted as "edited", not as an override.
+    # An edit before approval is counted as "edited", not as an override.
     return Exists(
-        Correction.objects.filter(action_id=OuterRef("pk"), created_at__gte=OuterRef("started_at"))
+        Correction.objects.filter(action_id=OuterRef("pk")).exclude(source=Correction.Source.EDITED)
     )
 
 

@@ -276,6 +276,7 @@ def _correction_record(action: Action, *, staff: StaffMember, agent: dict[str, A
     if agent.get(name) == action.params.get(name):
         return
     Correction.objects.create(
+        source=Correction.Source.EDITED,
         ticket=action.ticket,
         action=action,
         field=spec.field_name,
@@ -339,6 +340,7 @@ def _correction_from_undo(action: Action, *, staff: StaffMember) -> None:
     if spec.field_name and spec.field_name in previous:
         name = spec.params[0].name
         Correction.objects.create(
+            source=Correction.Source.UNDONE,
             ticket=action.ticket,
             action=action,
             field=spec.field_name,
@@ -364,6 +366,7 @@ def action_correct(*, action: Action, staff: StaffMember | None, value: Any) -> 
     )
     if fixed.status in Action.DONE_OK_STATUSES:
         Correction.objects.create(
+            source=Correction.Source.CORRECTED,
             ticket=action.ticket,
             action=action,
             field=spec.field_name,
@@ -472,12 +475,17 @@ def policy_create(
     shadow_mode: bool,
 ) -> AgentPolicy:
     manager = _check_manager(staff)
+    duplicate = ValidationError("A policy for this ticket type and client already exists.")
     if AgentPolicy.objects.filter(ticket_type=ticket_type, client=client).exists():
-        raise ValidationError("A policy for this ticket type and client already exists.")
+        raise duplicate
+    try:
+        with transaction.atomic():
+            policy = AgentPolicy.objects.create(
+                ticket_type=ticket_type, client=client, shadow_mode=shadow_mode, updated_by=manager
+            )
+    except IntegrityError:  # another manager created it between the check and the insert
+        raise duplicate from None
     with transaction.atomic():
-        policy = AgentPolicy.objects.create(
-            ticket_type=ticket_type, client=client, shadow_mode=shadow_mode, updated_by=manager
-        )
         _revision_record(
             policy, staff=manager, changes=[["policy", "", "created"]], summary="Created."
         )
@@ -490,12 +498,20 @@ def policy_save(
     staff: StaffMember | None,
     shadow_mode: bool,
     rules: Iterable[RuleInput],
+    expected_version: int | None = None,
 ) -> AgentPolicy:
     """Replace the policy's settings; records a revision with every change (old → new).
-    Kinds left out keep their current rule; saving without changes records nothing."""
+    Kinds left out keep their current rule; `mode=Mode.INHERIT` drops a kind's rule so it
+    inherits again; saving without changes records nothing. With `expected_version`, a save
+    based on an older version is refused instead of overwriting someone else's change."""
     manager = _check_manager(staff)
     with transaction.atomic():
         locked = AgentPolicy.objects.select_for_update().get(pk=policy.pk)
+        if expected_version is not None and expected_version != locked.version:
+            raise ValidationError(
+                f"Someone saved version {locked.version} after you opened version "
+                f"{expected_version}. Reload to see their changes, then make yours again."
+            )
         existing = {rule.action_kind: rule for rule in locked.rules.all()}
         changes: list[list[str]] = []
         if locked.shadow_mode != shadow_mode:
@@ -519,6 +535,12 @@ def _on(flag: bool) -> str:
 
 def _rule_apply(policy: AgentPolicy, rule: PolicyRule | None, item: RuleInput) -> list[list[str]]:
     label = kind_get(item.action_kind).label
+    if item.mode == Mode.INHERIT:
+        if rule is None:
+            return []
+        old_mode = rule.mode
+        rule.delete()
+        return [[f"{label} mode", Mode.label(old_mode), "default"]]
     if item.mode not in Mode.ORDER:
         raise ValidationError({"mode": f"{label}: choose off, suggest, approval or autonomous."})
     if not Decimal(0) <= Decimal(item.min_confidence) <= Decimal(1):

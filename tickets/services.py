@@ -128,9 +128,14 @@ def ticket_change(
                 actor_kind=actor.kind,
                 actor_staff=actor.staff,
                 actor_name=actor.name,
-                old_value=_field_words(name, old),
-                new_value=_field_words(name, value),
-                data={"field": name, "old": old, "new": value, **actor.data},
+                old_value=_field_code(name, old),
+                new_value=_field_code(name, value),
+                data={
+                    "field": name,
+                    "old_label": _field_words(name, old),
+                    "new_label": _field_words(name, value),
+                    **actor.data,
+                },
                 occurred_at=moment,
             )
         if "type_id" in update_fields:
@@ -156,6 +161,18 @@ def _status_times(ticket: Ticket, moment: dt.datetime) -> list[str]:
         ticket.resolved_at = None
         ticket.closed_at = None
     return ["resolved_at", "closed_at"]
+
+
+def _field_code(name: str, value: Any) -> str:
+    """The machine value the timeline stores, as the demo history and metrics read it: a
+    status code, a priority number, a technician id, a queue or type slug."""
+    if value is None:
+        return ""
+    if name in ("status", "priority", "assignee"):
+        return str(value)
+    model = _FK_MODELS[name]
+    slug = model.objects.filter(pk=value).values_list("slug", flat=True).first()
+    return str(slug) if slug is not None else str(value)
 
 
 def _field_words(name: str, value: Any) -> str:

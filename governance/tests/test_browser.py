@@ -92,3 +92,30 @@ def test_take_over_from_the_queue_stops_the_agent(page: Page, queue_world: World
     page.keyboard.press("t")
     expect(_card(page, action)).to_contain_text("Cancelled")
     assert Ticket.objects.get(pk=world.ticket.pk).assignee_id == world.tech_in.id
+
+
+def test_a_manager_changes_a_policy_and_sees_it_take_effect(page: Page, queue_world: World) -> None:
+    from governance.models import AgentPolicy
+
+    world = queue_world
+    policy = AgentPolicy.objects.get(ticket_type=world.ticket_type, client=None)
+    before = propose(world.ticket)
+    assert before.status == Action.Status.PROPOSED  # needs approval today
+
+    sign_in(page, "manager")
+    page.goto(f"/governance/policies/{policy.id}/")
+    page.get_by_label("Set priority: Mode").select_option("autonomous")
+    page.get_by_label("Set priority: Minimum confidence").fill("0.80")
+    screenshot(page, "policy-editor")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("s")  # the editor's save shortcut
+    expect(page.locator("#editor")).to_contain_text("Saved as version")
+    expect(page.locator("#editor")).to_contain_text("Autonomous when confidence ≥ 0.80")
+
+    after = propose(
+        make_ticket(world.client, summary="Slow VPN", external_id="P-9", type=world.ticket_type),
+        confidence=0.85,
+    )
+    assert after.status == Action.Status.VERIFIED or after.status == Action.Status.QUEUED
+    after.refresh_from_db()
+    assert after.status == Action.Status.VERIFIED  # executed on its own, through the gate

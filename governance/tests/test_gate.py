@@ -373,3 +373,28 @@ def test_the_agent_cannot_get_a_kind_the_policy_turns_off(world: World) -> None:
 def test_a_held_ticket_offers_the_agent_nothing(world: World) -> None:
     services.ticket_take_over(ticket=world.ticket, staff=world.tech_in)
     assert gate.allowed_kinds(world.ticket) == []
+
+
+def test_choosing_default_drops_a_rule_and_inherits_again(world: World) -> None:
+    policy = policy_with(world, set_priority="autonomous")
+    services.policy_save(
+        policy=policy,
+        staff=world.manager,
+        shadow_mode=False,
+        rules=[services.RuleInput(action_kind="set_priority", mode="inherit")],
+    )
+    assert propose(world.ticket).status == Action.Status.SUGGESTED  # the built-in default
+    latest = policy.revisions.first()
+    assert latest is not None and "Autonomous → default" in latest.summary
+
+
+def test_a_save_based_on_an_old_version_is_refused(world: World) -> None:
+    policy = policy_with(world, set_priority="approval")
+    with pytest.raises(ValidationError):
+        services.policy_save(
+            policy=policy,
+            staff=world.manager,
+            shadow_mode=True,
+            rules=[],
+            expected_version=policy.version - 1,
+        )

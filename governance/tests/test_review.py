@@ -151,7 +151,7 @@ def test_autonomous_runs_overrides_failures_and_blocks_are_counted(world: World)
     row = row_for(review.weekly_review(user=world.manager.user, week=WEEK), world.ticket_type.id)
 
     assert row.proposed == 5
-    assert row.autonomous == 4  # kept, undone, corrected, failed
+    assert row.autonomous == 3  # kept, undone, corrected; the one with no tool never ran
     assert row.overridden == 2  # undone, corrected
     assert row.failed == 1
     assert row.blocked == 1
