@@ -266,7 +266,11 @@ def _pending(
 ) -> int:
     """Proposals awaiting approval on open tickets, through the same fingerprint the gate
     checks, so approving one in the demo really executes."""
-    tickets = Ticket.objects.filter(client__isnull=False, agent_hold__isnull=True)
+    # Only where the demo policies ask for approval (the quick-win types): elsewhere the
+    # built-in default is "suggest only", and the gate would rightly block an approval.
+    tickets = Ticket.objects.filter(
+        client__isnull=False, agent_hold__isnull=True, type__is_quick_win=True
+    )
     if client_ids:
         tickets = tickets.filter(client_id__in=client_ids)
     # Open tickets first, newest first; a large count spills onto recently closed ones.

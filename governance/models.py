@@ -305,6 +305,18 @@ class Action(models.Model):
         return describe(KINDS[self.kind], self.params, ticket_ref=self.ticket_ref, planned=True)
 
     @property
+    def pk_text(self) -> str:
+        return str(self.pk)
+
+    @property
+    def dom_id(self) -> str:
+        return f"action-{self.pk}"
+
+    @property
+    def confidence_text(self) -> str:
+        return "" if self.confidence is None else f"{self.confidence:.2f}"
+
+    @property
     def ticket_ref(self) -> str:
         return str(self.ticket_id)
 

@@ -9,7 +9,7 @@ from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from governance.models import Action, AgentPolicy, KillSwitch
-from tickets.selectors import UserLike, in_client_scope
+from tickets.selectors import UserLike, client_ids_visible_to, in_client_scope
 
 SORTS = {
     # SLA risk: the resolution deadline that comes first, then the most urgent priority.
@@ -162,8 +162,10 @@ def pending_count(*, user: UserLike) -> int:
 def kill_switches_engaged(*, user: UserLike) -> list[KillSwitch]:
     """Engaged switches the user should know about: the global one and their clients'."""
     switches = KillSwitch.objects.filter(engaged=True).select_related("client")
-    scoped = in_client_scope(switches, user=user, client_field="client_id")
-    return list(switches.filter(client__isnull=True)) + list(scoped.filter(client__isnull=False))
+    ids = client_ids_visible_to(user)
+    if ids is not None:
+        switches = switches.filter(Q(client__isnull=True) | Q(client_id__in=ids))
+    return list(switches.order_by(F("client__name").asc(nulls_first=True)))
 
 
 def policy_list() -> QuerySet[AgentPolicy]:

@@ -36,7 +36,11 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
         "DATABASE_URL": f"sqlite:///{var}/desk.sqlite3",
     }
     manage = [sys.executable, "manage.py"]
-    for args in (["migrate", "--noinput"], ["seed_demo", "--tickets", "300", "--no-progress"]):
+    for args in (
+        ["migrate", "--noinput"],
+        ["seed_demo", "--tickets", "300", "--no-progress"],
+        ["seed_governance_demo", "--pending", "10", "--history", "50"],
+    ):
         subprocess.run(manage + args, cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
     server = subprocess.Popen(
@@ -126,3 +130,39 @@ def test_the_worker_runs_background_tasks(embedded: tuple[str, dict[str, str]]) 
         worker.terminate()
         worker.wait(timeout=20)
     assert "RESULT 41" in done.stdout
+
+
+@pytest.mark.smoke
+def test_an_approval_is_executed_by_the_worker(embedded: tuple[str, dict[str, str]]) -> None:
+    """The whole governance path on the embedded default: a manager approves a proposal in
+    the browser's way (form post), django-q2's worker runs it through the gate."""
+    base, env = embedded
+    manager = _sign_in(base, "manager")
+    queue = manager.open(base + "/approvals/").read().decode()
+    action = re.search(r'action="/actions/(\d+)/approve/"', queue)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', queue)
+    assert action is not None and token is not None, "the demo queue has proposals"
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        form = urllib.parse.urlencode({"csrfmiddlewaretoken": token.group(1)}).encode()
+        approve = urllib.request.Request(
+            f"{base}/actions/{action.group(1)}/approve/", data=form, headers={"Referer": base}
+        )
+        manager.open(approve).read()
+        deadline, page = time.monotonic() + 45, ""
+        while time.monotonic() < deadline:
+            page = manager.open(f"{base}/actions/{action.group(1)}/").read().decode()
+            if "badge status verified" in page:
+                break
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+    assert "badge status verified" in page, "the worker did not execute the approved action"
+    assert "approved by" in page

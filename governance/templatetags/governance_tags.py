@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 from governance.kinds import KINDS, param_display
 from governance.models import Action
@@ -41,6 +43,23 @@ def current_value(action: Action) -> str:
     if raw is None and spec.field_name in ("priority", "status"):
         raw = getattr(ticket, spec.field_name)
     return param_display(spec.params[0], raw) if raw not in (None, "") else "—"
+
+
+@register.filter
+def ago(moment: dt.datetime | None) -> str:
+    """'5 min ago', 'in 3 h', '2 d ago': a compact relative time. Cheaper than humanize's
+    naturaltime, which runs translations for every call on a page of 25 cards."""
+    if moment is None:
+        return ""
+    seconds = (moment - timezone.now()).total_seconds()
+    future, span = seconds > 0, abs(seconds)
+    if span < 60:
+        return "just now"
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if span >= size:
+            amount = f"{int(span // size)} {unit}"
+            break
+    return f"in {amount}" if future else f"{amount} ago"
 
 
 @register.filter

@@ -299,3 +299,6 @@ def test_the_card_builds_its_links_from_the_detail_url(world: World) -> None:
         "action_correct": "correct/",
     }.items():
         assert reverse(name, args=[7]) == detail + suffix
+    assert (
+        reverse("ticket_take_over", args=[7]) == reverse("ticket_detail", args=[7]) + "take-over/"
+    )

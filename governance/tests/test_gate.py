@@ -398,3 +398,17 @@ def test_a_save_based_on_an_old_version_is_refused(world: World) -> None:
             rules=[],
             expected_version=policy.version - 1,
         )
+
+
+def test_every_demo_proposal_can_be_approved_and_executed(world: World) -> None:
+    """The demo's pending proposals are consistent with its policies: approving any of them
+    executes it."""
+    from governance.demo import seed_governance_demo
+
+    world.ticket_type.is_quick_win = True
+    world.ticket_type.save()
+    report = seed_governance_demo(pending=5, history_tickets=0)
+    assert report.pending >= 1
+    for action in Action.objects.filter(status=Action.Status.PROPOSED):
+        services.action_approve(action=action, staff=world.manager)
+        assert gate.action_execute(action_id=action.id).status == Action.Status.VERIFIED
