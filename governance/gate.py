@@ -278,6 +278,7 @@ def _lock_kind(kind: str) -> None:
 def _checks(action: Action, now: dt.datetime) -> _Outcome:
     blocked = Action.Status.BLOCKED
     ticket = action.ticket
+    current: Verdict | None = None
     if action.approval_expires_at is not None and action.approval_expires_at < now:
         return _Outcome(Action.Status.EXPIRED, "The approval expired before it could run.")
     if action.is_agent:
@@ -304,7 +305,7 @@ def _checks(action: Action, now: dt.datetime) -> _Outcome:
     except ValidationError as error:
         return _Outcome(blocked, f"Its parameters are no longer valid: {error.messages}")
     if action.is_agent:
-        over = _over_limit(action, now)
+        over = _over_limit(action, now, current.rule if current else None)
         if over:
             return _Outcome(blocked, over)
     if executor_for(action.kind) is None:
@@ -325,8 +326,11 @@ def _may_approve(staff: StaffMember | None, client_id: int | None) -> bool:
     return staff.clients.filter(id=client_id).exists()
 
 
-def _over_limit(action: Action, now: dt.datetime) -> str:
-    rule = rule_resolve(action.ticket, action.kind)
+def _over_limit(action: Action, now: dt.datetime, rule: ResolvedRule | None) -> str:
+    if rule is None:
+        rule = rule_resolve(action.ticket, action.kind)
+    if rule.limit_per_client_hour is None and rule.limit_total_hour is None:
+        return ""
     recent = Action.objects.filter(
         kind=action.kind,
         status__in=Action.EXECUTED_STATUSES,
@@ -389,7 +393,13 @@ def _finish(
     Action.objects.filter(pk=action.pk, status=Action.Status.EXECUTING).update(
         status=status, result=result or {}, error=error, finished_at=moment
     )
-    action.refresh_from_db()
+    # In memory rather than refresh_from_db(), which would drop the loaded ticket.
+    action.status, action.result, action.error, action.finished_at = (
+        status,
+        result or {},
+        error,
+        moment,
+    )
     services.action_timeline(action, step=status, note=error)
     return action
 

@@ -129,6 +129,8 @@ def action_propose(*, ticket: Ticket, proposal: Proposal, now: dt.datetime | Non
     spec = kind_get(proposal.kind)
     if proposal.proposer_kind == Action.Proposer.HUMAN:
         raise ValueError("Technicians' own changes use action_perform.")
+    # The fingerprint must describe the ticket as stored, not a caller's stale copy.
+    ticket = _fresh(ticket)
     if proposal.confidence is not None and not 0 <= proposal.confidence <= 1:
         raise ValidationError({"confidence": "Confidence must be between 0 and 1."})
     params = params_clean(spec, proposal.params, ticket=ticket)
@@ -183,6 +185,7 @@ def action_perform(
     if not gate._may_approve(staff, ticket.client_id):
         raise PermissionDenied("Only a technician or manager serving this client can do this.")
     spec = kind_get(kind)
+    ticket = _fresh(ticket)
     cleaned = params_clean(spec, params, ticket=ticket)
     moment = timezone.now()
     with transaction.atomic():
@@ -203,6 +206,10 @@ def action_perform(
             decided_at=moment,
         )
     return gate.action_execute(action_id=action.id)
+
+
+def _fresh(ticket: Ticket) -> Ticket:
+    return Ticket.objects.select_related("client").get(pk=ticket.pk)
 
 
 def _check_approver(action: Action, staff: StaffMember | None) -> StaffMember:

@@ -412,3 +412,11 @@ def test_every_demo_proposal_can_be_approved_and_executed(world: World) -> None:
     for action in Action.objects.filter(status=Action.Status.PROPOSED):
         services.action_approve(action=action, staff=world.manager)
         assert gate.action_execute(action_id=action.id).status == Action.Status.VERIFIED
+
+
+def test_a_stale_ticket_object_does_not_poison_the_fingerprint(world: World) -> None:
+    policy_with(world, set_priority="autonomous")
+    stale = Ticket.objects.get(pk=world.ticket.pk)
+    Ticket.objects.filter(pk=world.ticket.pk).update(priority=4)  # changed since it was read
+    action = propose(stale, params={"priority": 2})
+    assert gate.action_execute(action_id=action.id).status == Action.Status.VERIFIED
