@@ -21,6 +21,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import JSONParser
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -450,12 +451,22 @@ class ActionRejectApi(APIView):
         return Response(ActionDetailSerializer(action).data)
 
 
+class IsStaffMember(BasePermission):
+    """Signed in with a staff profile: policies are the desk's configuration, not public."""
+
+    message = "Only staff members of the service desk can read agent policies."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return staff_for_user(request.user) is not None
+
+
 @extend_schema(
     summary="Agent policies",
     responses={200: PolicySerializer(many=True), 403: _NOT_SIGNED_IN_OR_DENIED},
 )
 class PolicyListApi(ListAPIView[AgentPolicy]):
     serializer_class = PolicySerializer
+    permission_classes = [IsAuthenticated, IsStaffMember]
 
     def get_queryset(self) -> QuerySet[AgentPolicy]:
         return selectors.policy_list()
@@ -463,6 +474,7 @@ class PolicyListApi(ListAPIView[AgentPolicy]):
 
 class PolicyDetailApi(APIView):
     parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, IsStaffMember]
 
     @extend_schema(
         summary="One agent policy, with its rules and revisions",

@@ -484,3 +484,16 @@ def test_the_schema_describes_every_endpoint_and_validates_without_warnings(
     text = out.read_text()
     for path in API_PATHS:
         assert f"{path}:" in text
+
+
+def test_a_signed_in_user_without_a_staff_profile_cannot_read_policies(world: World) -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client as HttpClient
+
+    from governance.tests.helpers import policy_with
+
+    policy = policy_with(world, set_priority="approval")
+    http = HttpClient()
+    http.force_login(User.objects.create_user(username="visitor", password="x"))
+    assert http.get("/api/governance/policies/").status_code == 403
+    assert http.get(f"/api/governance/policies/{policy.id}/").status_code == 403
