@@ -1,0 +1,64 @@
+"""Trained triage models and the predictions they made."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from tickets.models import Ticket
+
+
+class TriageModel(models.Model):
+    """One trained version of the local classifier for one target. The newest active version
+    of a target is the one in use; older versions stay for audit and comparison."""
+
+    class Target(models.TextChoices):
+        TYPE = "type", "Ticket type"
+        PRIORITY = "priority", "Priority"
+        QUEUE = "queue", "Queue"
+
+    target = models.CharField(max_length=20, choices=Target.choices)
+    version = models.CharField(max_length=80, unique=True)
+    algorithm = models.CharField(max_length=120)
+    trained_at = models.DateTimeField()
+    trained_rows = models.PositiveIntegerField()
+    labels = models.JSONField(default=list, help_text="The classes it can predict.")
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Held-out accuracy, macro-F1 and coverage."
+    )
+    train_seconds = models.FloatField()
+    artifact = models.BinaryField(help_text="The fitted model, compressed.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["target", "-trained_at"],
+                condition=Q(is_active=True),
+                name="triage_model_active_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+class TriagePrediction(models.Model):
+    """What a model predicted for a ticket, how sure it was and how long it took."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="predictions")
+    model = models.ForeignKey(TriageModel, on_delete=models.PROTECT, related_name="predictions")
+    target = models.CharField(max_length=20, choices=TriageModel.Target.choices)
+    label = models.CharField(max_length=200)
+    confidence = models.FloatField()
+    alternatives = models.JSONField(default=list, blank=True)
+    latency_ms = models.FloatField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["ticket", "target"], name="triage_prediction_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.target}={self.label} ({self.confidence:.2f}) on {self.ticket_id}"

@@ -1,0 +1,157 @@
+"""Training the local triage classifier on the mirrored history, and predicting with it.
+
+Each prediction is recorded with the model version, confidence and latency; turning
+predictions into proposals for the governance gate is the pipeline's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from sklearn.model_selection import train_test_split
+
+from automation.classifier import ALGORITHM, LocalClassifier, classifier_train
+from automation.evaluation import PRECISION_TARGETS, accuracy, coverage_at_precision, macro_f1
+from automation.models import TriageModel, TriagePrediction
+from automation.triage_eval import Dataset
+from tickets.models import Ticket
+
+HOLDOUT_SHARE = 0.15
+HISTORY_DAYS = 365
+
+_LABELLERS: dict[str, tuple[tuple[str, ...], Callable[[Ticket], str | None]]] = {
+    # target: (fields to load, how to read the label)
+    TriageModel.Target.TYPE: (("type__slug",), lambda t: t.type.slug if t.type else None),
+    TriageModel.Target.PRIORITY: ((), lambda t: str(t.priority)),
+    TriageModel.Target.QUEUE: (("queue__slug",), lambda t: t.queue.slug if t.queue else None),
+}
+
+
+def ticket_text(ticket: Ticket) -> str:
+    """What the classifier reads: the summary, then the description."""
+    return f"{ticket.summary}\n\n{ticket.description}"
+
+
+def _history(target: str, now: dt.datetime) -> QuerySet[Ticket]:
+    """Tickets people finished in the last year: their final type, priority and queue are the
+    labels (a technician's correction is already in them)."""
+    tickets = Ticket.objects.filter(
+        status__in=Ticket.DONE_STATUSES, opened_at__gte=now - dt.timedelta(days=HISTORY_DAYS)
+    )
+    if target == TriageModel.Target.TYPE:
+        tickets = tickets.filter(type__isnull=False).select_related("type")
+    elif target == TriageModel.Target.QUEUE:
+        tickets = tickets.filter(queue__isnull=False).select_related("queue")
+    return tickets.only("summary", "description", "priority", "type__slug", "queue__slug")
+
+
+def training_set(target: str, *, now: dt.datetime | None = None) -> Dataset:
+    moment = now or timezone.now()
+    _, label_of = _LABELLERS[target]
+    texts, labels = [], []
+    for ticket in _history(target, moment).iterator(chunk_size=2000):
+        label = label_of(ticket)
+        if label:
+            texts.append(ticket_text(ticket))
+            labels.append(label)
+    return Dataset(texts, labels)
+
+
+def triage_model_train(*, target: str, now: dt.datetime | None = None) -> TriageModel:
+    """Train a new version on all but a held-out share of the history, measure it on that
+    share, and make it the active version. Raises NotEnoughHistory."""
+    moment = now or timezone.now()
+    data = training_set(target, now=moment)
+    if len(data.texts) >= 20:
+        train_index, test_index = train_test_split(
+            list(range(len(data.texts))), test_size=HOLDOUT_SHARE, random_state=7
+        )
+        train, test = data.subset(train_index), data.subset(test_index)
+    else:
+        train, test = data, Dataset([], [])
+    model = classifier_train(train.texts, train.labels)
+    version = f"triage-{target}-{moment:%Y%m%d%H%M%S}"
+    stored = TriageModel.objects.create(
+        target=target,
+        version=version,
+        algorithm=ALGORITHM,
+        trained_at=moment,
+        trained_rows=model.trained_rows,
+        labels=list(model.labels),
+        metrics=_holdout_metrics(model, test),
+        train_seconds=round(model.train_seconds, 3),
+        artifact=model.to_bytes(),
+    )
+    TriageModel.objects.filter(target=target, is_active=True).exclude(pk=stored.pk).update(
+        is_active=False
+    )
+    return stored
+
+
+def _holdout_metrics(model: LocalClassifier, test: Dataset) -> dict[str, object]:
+    if not test.texts:
+        return {"holdout_rows": 0}
+    predictions = model.predict(test.texts)
+    predicted = [p.label for p in predictions]
+    correct = [p == t for p, t in zip(predicted, test.labels, strict=True)]
+    confidences = [p.confidence for p in predictions]
+    return {
+        "holdout_rows": len(test.texts),
+        "accuracy": round(accuracy(test.labels, predicted), 4),
+        "macro_f1": round(macro_f1(test.labels, predicted), 4),
+        "coverage_at_precision": {
+            f"{target:.2f}": round(coverage_at_precision(confidences, correct, target), 4)
+            for target in PRECISION_TARGETS
+        },
+    }
+
+
+_LOADED: dict[str, tuple[str, LocalClassifier]] = {}  # target -> (version, fitted model)
+_LOADING = threading.Lock()
+
+
+def _classifier(model: TriageModel) -> LocalClassifier:
+    """Fitted models stay loaded per process, one per target: a new version replaces the old
+    one on its first use."""
+    with _LOADING:
+        loaded = _LOADED.get(model.target)
+        if loaded is None or loaded[0] != model.version:
+            loaded = (model.version, LocalClassifier.from_bytes(bytes(model.artifact)))
+            _LOADED[model.target] = loaded
+        return loaded[1]
+
+
+def active_models() -> list[TriageModel]:
+    latest: dict[str, TriageModel] = {}
+    for model in TriageModel.objects.filter(is_active=True).order_by("-trained_at", "-id"):
+        latest.setdefault(model.target, model)
+    return list(latest.values())
+
+
+def triage_predict(*, ticket: Ticket, now: dt.datetime | None = None) -> list[TriagePrediction]:
+    """Predict every target that has an active model, and record each prediction."""
+    moment = now or timezone.now()
+    predictions = []
+    text = ticket_text(ticket)
+    for model in active_models():
+        started = time.perf_counter()
+        result = _classifier(model).predict([text])[0]
+        latency = (time.perf_counter() - started) * 1000
+        predictions.append(
+            TriagePrediction.objects.create(
+                ticket=ticket,
+                model=model,
+                target=model.target,
+                label=result.label,
+                confidence=round(result.confidence, 4),
+                alternatives=[[label, round(score, 4)] for label, score in result.alternatives],
+                latency_ms=round(latency, 2),
+                created_at=moment,
+            )
+        )
+    return predictions

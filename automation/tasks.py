@@ -1,0 +1,18 @@
+"""Background entry points for the pipeline."""
+
+from __future__ import annotations
+
+from automation.classifier import NotEnoughHistory
+from automation.models import TriageModel
+from automation.services import triage_model_train
+
+
+def triage_retrain() -> dict[str, str]:
+    """Weekly: a new version of each target's classifier from the latest history."""
+    outcome = {}
+    for target in TriageModel.Target.values:
+        try:
+            outcome[target] = triage_model_train(target=target).version
+        except NotEnoughHistory as error:
+            outcome[target] = f"not trained: {error}"
+    return outcome

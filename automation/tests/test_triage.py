@@ -1,0 +1,181 @@
+"""The local triage classifier: training on the mirrored history, versions, predictions,
+and the evaluation command on a CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from automation.classifier import NotEnoughHistory, classifier_train, clean_text
+from automation.models import TriageModel, TriagePrediction
+from automation.services import triage_model_train, triage_predict
+from tests.fixtures import World, make_ticket
+from tickets.models import Ticket, TicketType
+
+VOCABULARY = {
+    "password-reset": ["password", "expired", "reset", "locked out", "sign in", "login"],
+    "printing": ["printer", "toner", "paper jam", "print queue", "spooler", "scanner"],
+    "network": ["vpn", "wifi", "network", "switch", "latency", "dns"],
+}
+
+
+def _sentence(rng: random.Random, words: list[str]) -> str:
+    return " ".join(rng.sample(words, 3)) + f" please help {rng.randint(1, 999)}"
+
+
+def _history(world: World, per_type: int = 30) -> dict[str, TicketType]:
+    rng = random.Random(3)
+    types = {"password-reset": world.ticket_type}
+    types["printing"] = TicketType.objects.create(name="Printing", slug="printing")
+    types["network"] = TicketType.objects.create(name="Network", slug="network")
+    for slug, ticket_type in types.items():
+        for number in range(per_type):
+            make_ticket(
+                world.client,
+                summary=_sentence(rng, VOCABULARY[slug]),
+                external_id=f"{slug}-{number}",
+                description=_sentence(rng, VOCABULARY[slug]),
+                type=ticket_type,
+                status=Ticket.Status.RESOLVED,
+            )
+    return types
+
+
+@pytest.mark.django_db
+def test_training_stores_a_version_that_predicts_and_records(world: World) -> None:
+    _history(world)
+    model = triage_model_train(target=TriageModel.Target.TYPE)
+    assert model.is_active and model.version.startswith("triage-type-")
+    assert set(model.labels) == {"password-reset", "printing", "network"}
+    assert model.metrics["holdout_rows"] > 0 and model.metrics["accuracy"] >= 0.8
+
+    fresh = make_ticket(
+        world.client, summary="the printer has a paper jam and no toner", external_id="N-1"
+    )
+    [prediction] = [p for p in triage_predict(ticket=fresh) if p.target == TriageModel.Target.TYPE]
+    assert prediction.label == "printing"
+    assert 0 < prediction.confidence <= 1 and prediction.latency_ms > 0
+    assert prediction.model == model
+    assert TriagePrediction.objects.filter(ticket=fresh, model__version=model.version).exists()
+
+
+@pytest.mark.django_db
+def test_a_new_version_replaces_the_active_one(world: World) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    _history(world)
+    first = triage_model_train(target=TriageModel.Target.TYPE)
+    second = triage_model_train(
+        target=TriageModel.Target.TYPE, now=timezone.now() + dt.timedelta(minutes=1)
+    )
+    first.refresh_from_db()
+    assert not first.is_active and second.is_active and first.version != second.version
+    fresh = make_ticket(world.client, summary="vpn and dns latency", external_id="N-2")
+    assert {p.model_id for p in triage_predict(ticket=fresh)} == {second.id}
+
+
+@pytest.mark.django_db
+def test_too_little_history_says_so(world: World) -> None:
+    with pytest.raises(NotEnoughHistory) as error:
+        triage_model_train(target=TriageModel.Target.TYPE)
+    assert "at least" in str(error.value)
+    out = StringIO()
+    call_command("train_triage", "--target", "type", stdout=out, stderr=StringIO())
+    assert "not trained" in out.getvalue() and "Rules only" in out.getvalue()
+
+
+def test_cleaning_removes_mail_noise_and_ids() -> None:
+    text = "received from: abc@x.com\nHi, SAP job 12345 failed for j.doe@acme.example"
+    assert clean_text(text) == "hi, sap job 0 failed for emailaddress"
+
+
+def test_empty_huge_and_non_english_text_still_predict() -> None:
+    rng = random.Random(5)
+    texts, labels = [], []
+    for slug, words in VOCABULARY.items():
+        for _ in range(30):
+            texts.append(_sentence(rng, words))
+            labels.append(slug)
+    model = classifier_train(texts, labels)
+    odd = ["", "x" * 100_000, "Drucker druckt nicht, Papierstau im Fach 2", "😀" * 50]
+    predictions = model.predict(odd)
+    assert len(predictions) == 4
+    assert all(p.label in model.labels and 0 <= p.confidence <= 1 for p in predictions)
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _rows(count_per_class: int, seed: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    return [
+        {"Short": _sentence(rng, words), "Long": _sentence(rng, words), "Group": slug}
+        for slug, words in VOCABULARY.items()
+        for _ in range(count_per_class)
+    ]
+
+
+def test_evaluate_triage_prints_the_figures_as_json(tmp_path: Path) -> None:
+    train = _write_csv(tmp_path / "train.csv", _rows(30, 1))
+    test_rows = _rows(5, 2) + [{"Short": "brand new thing", "Long": "", "Group": "unseen"}]
+    test = _write_csv(tmp_path / "test.csv", test_rows)
+    out = StringIO()
+    call_command(
+        "evaluate_triage",
+        "--train", str(train), "--test", str(test),
+        "--text", "Short", "--text", "Long", "--label", "Group", "--json",
+        stdout=out,
+    )  # fmt: skip
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    for key in ("accuracy", "macro_f1", "train_seconds", "predict_per_second", "p95_single_ms"):
+        assert key in result
+    assert set(result["coverage_at_precision"]) == {"0.90", "0.95", "0.98"}
+    # The unseen label cannot be predicted, so it counts as an error: 15 of 16 at best.
+    assert result["accuracy"] <= 15 / 16
+    assert result["accuracy"] >= 0.8
+
+
+def test_evaluate_triage_cross_validates(tmp_path: Path) -> None:
+    train = _write_csv(tmp_path / "all.csv", _rows(30, 3))
+    out = StringIO()
+    call_command(
+        "evaluate_triage", "--train", str(train), "--cv", "3",
+        "--text", "Short", "--label", "Group", "--json", stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    result = json.loads(out.getvalue())
+    assert result["mode"] == "cv3" and len(result["folds"]) == 3
+    assert result["test_rows"] == 90
+
+
+def test_a_missing_column_is_named(tmp_path: Path) -> None:
+    train = _write_csv(tmp_path / "train.csv", _rows(30, 1))
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "evaluate_triage", "--train", str(train), "--cv", "3",
+            "--text", "Summary", "--label", "Group",
+        )  # fmt: skip
+    assert "'Summary'" in str(error.value) and "'Short'" in str(error.value)
+
+
+def test_too_few_rows_to_train_is_a_clear_error(tmp_path: Path) -> None:
+    train = _write_csv(tmp_path / "tiny.csv", _rows(3, 1))
+    test = _write_csv(tmp_path / "test.csv", _rows(1, 2))
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "evaluate_triage", "--train", str(train), "--test", str(test),
+            "--text", "Short", "--label", "Group",
+        )  # fmt: skip
+    assert "at least" in str(error.value)
