@@ -130,7 +130,7 @@ def _rows(count_per_class: int, seed: int) -> list[dict[str, str]]:
 
 def test_evaluate_triage_prints_the_figures_as_json(tmp_path: Path) -> None:
     train = _write_csv(tmp_path / "train.csv", _rows(30, 1))
-    test_rows = _rows(5, 2) + [{"Short": "brand new thing", "Long": "", "Group": "unseen"}]
+    test_rows = [*_rows(5, 2), {"Short": "brand new thing", "Long": "", "Group": "unseen"}]
     test = _write_csv(tmp_path / "test.csv", test_rows)
     out = StringIO()
     call_command(
