@@ -47,8 +47,23 @@ class TriageModel(models.Model):
 class TriagePrediction(models.Model):
     """What a model predicted for a ticket, how sure it was and how long it took."""
 
+    class Source(models.TextChoices):
+        LOCAL = "local", "Local classifier"
+        LLM = "llm", "LLM"
+
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="predictions")
-    model = models.ForeignKey(TriageModel, on_delete=models.PROTECT, related_name="predictions")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LOCAL)
+    model = models.ForeignKey(
+        TriageModel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="predictions",
+        help_text="The local model version; empty for an LLM prediction.",
+    )
+    model_version = models.CharField(
+        max_length=120, help_text="The local model's version, or the LLM's model name."
+    )
     target = models.CharField(max_length=20, choices=TriageModel.Target.choices)
     label = models.CharField(max_length=200)
     confidence = models.FloatField()

@@ -146,6 +146,7 @@ def triage_predict(*, ticket: Ticket, now: dt.datetime | None = None) -> list[Tr
             TriagePrediction.objects.create(
                 ticket=ticket,
                 model=model,
+                model_version=model.version,
                 target=model.target,
                 label=result.label,
                 confidence=round(result.confidence, 4),
