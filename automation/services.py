@@ -134,11 +134,17 @@ def active_models() -> list[TriageModel]:
 
 
 def triage_predict(*, ticket: Ticket, now: dt.datetime | None = None) -> list[TriagePrediction]:
-    """Predict every target that has an active model, and record each prediction."""
+    """Predict every target that has an active model, and record each prediction. A ticket
+    already predicted by a model version keeps that prediction (re-running is a no-op)."""
     moment = now or timezone.now()
     predictions = []
     text = ticket_text(ticket)
-    for model in active_models():
+    models = active_models()
+    done = {p.model_id: p for p in TriagePrediction.objects.filter(ticket=ticket, model__in=models)}
+    for model in models:
+        if model.id in done:
+            predictions.append(done[model.id])
+            continue
         started = time.perf_counter()
         result = _classifier(model).predict([text])[0]
         latency = (time.perf_counter() - started) * 1000

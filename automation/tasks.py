@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from automation import pipeline
 from automation.classifier import NotEnoughHistory
 from automation.models import TriageModel
 from automation.services import triage_model_train
@@ -16,3 +17,8 @@ def triage_retrain() -> dict[str, str]:
         except NotEnoughHistory as error:
             outcome[target] = f"not trained: {error}"
     return outcome
+
+
+def pipeline_run(ticket_id: int) -> int:
+    """Triage one ticket and propose its changes to the gate; returns how many proposals."""
+    return len(pipeline.pipeline_run(ticket_id=ticket_id))

@@ -179,3 +179,45 @@ def test_too_few_rows_to_train_is_a_clear_error(tmp_path: Path) -> None:
             "--text", "Short", "--label", "Group",
         )  # fmt: skip
     assert "at least" in str(error.value)
+
+
+@pytest.mark.django_db
+def test_the_pipeline_proposes_what_would_change_once(world: World) -> None:
+    from governance.models import Action
+    from governance.tests.helpers import policy_with
+
+    types = _history(world)
+    triage_model_train(target=TriageModel.Target.TYPE)
+    policy_with(world, set_type="approval")
+    fresh = make_ticket(
+        world.client,
+        summary="printer toner empty and a paper jam",
+        external_id="P-1",
+        type=world.ticket_type,  # filed under the wrong type
+    )
+    from automation.pipeline import pipeline_run
+
+    [action] = pipeline_run(ticket_id=fresh.id)
+    assert action.kind == "set_type" and action.params == {"ticket_type": types["printing"].id}
+    assert action.status == Action.Status.PROPOSED
+    assert action.model_version.startswith("triage-type-") and action.confidence is not None
+    assert "Classifier scores" in str(action.evidence)
+    again = pipeline_run(ticket_id=fresh.id)
+    assert [a.id for a in again] == [action.id]
+    assert TriagePrediction.objects.filter(ticket=fresh).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_pipeline_leaves_a_right_ticket_and_a_closed_one_alone(world: World) -> None:
+    from automation.pipeline import pipeline_run
+
+    types = _history(world)
+    triage_model_train(target=TriageModel.Target.TYPE)
+    right = make_ticket(
+        world.client, summary="vpn dns latency", external_id="R-1", type=types["network"]
+    )
+    assert pipeline_run(ticket_id=right.id) == []
+    closed = make_ticket(
+        world.client, summary="printer jam", external_id="R-2", status=Ticket.Status.CLOSED
+    )
+    assert pipeline_run(ticket_id=closed.id) == []

@@ -1,0 +1,37 @@
+"""`python manage.py run_pipeline`: triage open tickets and propose their changes to the gate
+(for a backfill after training; new tickets go through the pipeline task as they arrive)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from tqdm import tqdm
+
+from automation.pipeline import pipeline_run
+from automation.services import active_models
+from tickets.models import Ticket
+
+
+class Command(BaseCommand):
+    help = "Runs triage on open tickets (newest first) and proposes changes to the gate."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--limit", type=int, default=500, help="At most this many (500).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not active_models():
+            self.stdout.write("No trained triage model: run `python manage.py train_triage`.")
+            return
+        ids = list(
+            Ticket.objects.filter(status__in=Ticket.OPEN_STATUSES)
+            .order_by("-opened_at")
+            .values_list("id", flat=True)[: max(0, options["limit"])]
+        )
+        proposed = 0
+        show = not options["no_progress"] and sys.stderr.isatty()
+        for ticket_id in tqdm(ids, desc="Triage", unit="ticket", disable=not show):
+            proposed += len(pipeline_run(ticket_id=ticket_id))
+        self.stdout.write(f"Triaged {len(ids):,} open tickets: {proposed:,} proposals.")

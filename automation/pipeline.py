@@ -1,0 +1,86 @@
+"""The pipeline for one ticket: triage predicts, and each prediction that would change the
+ticket becomes a proposal to the governance gate, which decides whether it is applied on its
+own, waits for a technician, or is only shown. Running it twice on the same ticket and model
+version proposes nothing new (proposals are keyed by model version and target)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automation.models import TriagePrediction
+from automation.services import triage_predict
+from governance.models import Action
+from governance.services import Proposal, action_propose
+from tickets.models import Priority, Queue, Ticket, TicketType
+
+# target -> (action kind, its parameter)
+TARGET_ACTIONS = {
+    "type": ("set_type", "ticket_type"),
+    "priority": ("set_priority", "priority"),
+    "queue": ("set_queue", "queue"),
+}
+
+
+def pipeline_run(*, ticket_id: int) -> list[Action]:
+    """Triage one open ticket and propose what should change. Finished tickets are left
+    alone; a prediction that matches the ticket already proposes nothing."""
+    ticket = Ticket.objects.select_related("type", "queue", "client").get(pk=ticket_id)
+    if ticket.status in Ticket.DONE_STATUSES:
+        return []
+    actions = []
+    for prediction in triage_predict(ticket=ticket):
+        proposal = _proposal(ticket, prediction)
+        if proposal is not None:
+            actions.append(action_propose(ticket=ticket, proposal=proposal))
+    return actions
+
+
+def _proposal(ticket: Ticket, prediction: TriagePrediction) -> Proposal | None:
+    kind, param = TARGET_ACTIONS[prediction.target]
+    value = _value_for(prediction.target, prediction.label)
+    if value is None or value == _current(ticket, prediction.target):
+        return None
+    scores = ", ".join(
+        f"{label} {score:.2f}"
+        for label, score in [(prediction.label, prediction.confidence), *prediction.alternatives]
+    )
+    source = "LLM" if prediction.source == TriagePrediction.Source.LLM else "local classifier"
+    return Proposal(
+        kind=kind,
+        params={param: value},
+        proposer_kind=Action.Proposer.MODEL,
+        proposer_name=f"triage-{prediction.target}",
+        model_version=prediction.model_version,
+        confidence=prediction.confidence,
+        rationale=(
+            f"The {source} reads this ticket as {prediction.target} “{prediction.label}” "
+            f"with confidence {prediction.confidence:.2f}."
+        ),
+        evidence=[
+            {"kind": "classifier", "label": "Classifier scores", "detail": scores},
+            {
+                "kind": "model",
+                "label": "Model",
+                "detail": f"{prediction.model_version} ({prediction.latency_ms:.0f} ms)",
+            },
+        ],
+        dedupe_key=f"triage:{prediction.model_version}:{prediction.target}",
+    )
+
+
+def _value_for(target: str, label: str) -> Any:
+    """The id the action needs for a predicted label, or None if it no longer exists."""
+    if target == "type":
+        return (
+            TicketType.objects.filter(slug=label, is_active=True)
+            .values_list("id", flat=True)
+            .first()
+        )
+    if target == "queue":
+        return Queue.objects.filter(slug=label, is_active=True).values_list("id", flat=True).first()
+    number = int(label) if label.isdigit() else None
+    return number if number in Priority.values else None
+
+
+def _current(ticket: Ticket, target: str) -> Any:
+    return {"type": ticket.type_id, "queue": ticket.queue_id, "priority": ticket.priority}[target]
