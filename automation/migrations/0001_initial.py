@@ -5,52 +5,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('tickets', '0005_alter_ticketevent_kind'),
+        ("tickets", "0005_alter_ticketevent_kind"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TriageModel',
+            name="TriageModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('target', models.CharField(choices=[('type', 'Ticket type'), ('priority', 'Priority'), ('queue', 'Queue')], max_length=20)),
-                ('version', models.CharField(max_length=80, unique=True)),
-                ('algorithm', models.CharField(max_length=120)),
-                ('trained_at', models.DateTimeField()),
-                ('trained_rows', models.PositiveIntegerField()),
-                ('labels', models.JSONField(default=list, help_text='The classes it can predict.')),
-                ('metrics', models.JSONField(blank=True, default=dict, help_text='Held-out accuracy, macro-F1 and coverage.')),
-                ('train_seconds', models.FloatField()),
-                ('artifact', models.BinaryField(help_text='The fitted model, compressed.')),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        choices=[
+                            ("type", "Ticket type"),
+                            ("priority", "Priority"),
+                            ("queue", "Queue"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("version", models.CharField(max_length=80, unique=True)),
+                ("algorithm", models.CharField(max_length=120)),
+                ("trained_at", models.DateTimeField()),
+                ("trained_rows", models.PositiveIntegerField()),
+                ("labels", models.JSONField(default=list, help_text="The classes it can predict.")),
+                (
+                    "metrics",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Held-out accuracy, macro-F1 and coverage.",
+                    ),
+                ),
+                ("train_seconds", models.FloatField()),
+                ("artifact", models.BinaryField(help_text="The fitted model, compressed.")),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['-trained_at', '-id'],
-                'indexes': [models.Index(condition=models.Q(('is_active', True)), fields=['target', '-trained_at'], name='triage_model_active_idx')],
+                "ordering": ["-trained_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("is_active", True)),
+                        fields=["target", "-trained_at"],
+                        name="triage_model_active_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TriagePrediction',
+            name="TriagePrediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('local', 'Local classifier'), ('llm', 'LLM')], default='local', max_length=10)),
-                ('model_version', models.CharField(help_text="The local model's version, or the LLM's model name.", max_length=120)),
-                ('target', models.CharField(choices=[('type', 'Ticket type'), ('priority', 'Priority'), ('queue', 'Queue')], max_length=20)),
-                ('label', models.CharField(max_length=200)),
-                ('confidence', models.FloatField()),
-                ('alternatives', models.JSONField(blank=True, default=list)),
-                ('latency_ms', models.FloatField()),
-                ('created_at', models.DateTimeField()),
-                ('model', models.ForeignKey(blank=True, help_text='The local model version; empty for an LLM prediction.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='predictions', to='automation.triagemodel')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='tickets.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("local", "Local classifier"), ("llm", "LLM")],
+                        default="local",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.CharField(
+                        help_text="The local model's version, or the LLM's model name.",
+                        max_length=120,
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        choices=[
+                            ("type", "Ticket type"),
+                            ("priority", "Priority"),
+                            ("queue", "Queue"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("label", models.CharField(max_length=200)),
+                ("confidence", models.FloatField()),
+                ("alternatives", models.JSONField(blank=True, default=list)),
+                ("latency_ms", models.FloatField()),
+                ("created_at", models.DateTimeField()),
+                (
+                    "model",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The local model version; empty for an LLM prediction.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="predictions",
+                        to="automation.triagemodel",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="predictions",
+                        to="tickets.ticket",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['ticket', 'target'], name='triage_prediction_ticket_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["ticket", "target"], name="triage_prediction_ticket_idx")
+                ],
             },
         ),
     ]
