@@ -37,6 +37,11 @@ _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 
 
+def ticket_text(ticket: Any) -> str:
+    """What the classifiers read of a ticket: the summary, then the description."""
+    return f"{ticket.summary}\n\n{ticket.description}"
+
+
 class NotEnoughHistory(ValueError):
     """Too little labelled history to train: the pipeline uses rules only until there is."""
 

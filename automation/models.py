@@ -77,3 +77,39 @@ class TriagePrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.target}={self.label} ({self.confidence:.2f}) on {self.ticket_id}"
+
+
+class LlmCall(models.Model):
+    """One request to the LLM endpoint: what it cost, how long it took, and whether its answer
+    was used or the local model's stood (and why)."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Answer used"
+        FALLBACK = "fallback", "Fell back to the local model"
+
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="llm_calls"
+    )
+    purpose = models.CharField(max_length=40, help_text="What the call was for, e.g. triage.")
+    model = models.CharField(max_length=120, help_text="The configured LLM model name.")
+    prompt_tokens = models.PositiveIntegerField(
+        default=0, help_text="As the endpoint reported them; 0 when it reported none."
+    )
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=8,
+        default=0,
+        help_text="Tokens at the configured prices per million tokens.",
+    )
+    latency_ms = models.FloatField()
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    reason = models.TextField(blank=True, help_text="Why the call fell back.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["-created_at"], name="llm_call_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.outcome} via {self.model} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -11,12 +11,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from sklearn.model_selection import train_test_split
 
-from automation.classifier import ALGORITHM, LocalClassifier, classifier_train
+from automation.classifier import ALGORITHM, LocalClassifier, classifier_train, ticket_text
 from automation.evaluation import PRECISION_TARGETS, accuracy, coverage_at_precision, macro_f1
+from automation.llm import llm_enabled
+from automation.llm_triage import llm_triage_predict
 from automation.models import TriageModel, TriagePrediction
 from automation.triage_eval import Dataset
 from tickets.models import Ticket
@@ -30,11 +33,6 @@ _LABELLERS: dict[str, tuple[tuple[str, ...], Callable[[Ticket], str | None]]] = 
     TriageModel.Target.PRIORITY: ((), lambda t: str(t.priority)),
     TriageModel.Target.QUEUE: (("queue__slug",), lambda t: t.queue.slug if t.queue else None),
 }
-
-
-def ticket_text(ticket: Ticket) -> str:
-    """What the classifier reads: the summary, then the description."""
-    return f"{ticket.summary}\n\n{ticket.description}"
 
 
 def _history(target: str, now: dt.datetime) -> QuerySet[Ticket]:
@@ -121,14 +119,16 @@ def _classifier(model: TriageModel) -> LocalClassifier:
     with _LOADING:
         loaded = _LOADED.get(model.target)
         if loaded is None or loaded[0] != model.version:
-            loaded = (model.version, LocalClassifier.from_bytes(bytes(model.artifact)))
+            artifact = TriageModel.objects.values_list("artifact", flat=True).get(pk=model.pk)
+            loaded = (model.version, LocalClassifier.from_bytes(bytes(artifact)))
             _LOADED[model.target] = loaded
         return loaded[1]
 
 
 def active_models() -> list[TriageModel]:
     latest: dict[str, TriageModel] = {}
-    for model in TriageModel.objects.filter(is_active=True).order_by("-trained_at", "-id"):
+    active = TriageModel.objects.filter(is_active=True).defer("artifact")
+    for model in active.order_by("-trained_at", "-id"):
         latest.setdefault(model.target, model)
     return list(latest.values())
 
@@ -161,4 +161,18 @@ def triage_predict(*, ticket: Ticket, now: dt.datetime | None = None) -> list[Tr
                 created_at=moment,
             )
         )
-    return predictions
+    return _with_llm(ticket, predictions)
+
+
+def _with_llm(ticket: Ticket, local: list[TriagePrediction]) -> list[TriagePrediction]:
+    """With an LLM configured, its validated answer replaces the local predictions (which
+    stand whenever it fails). A ticket it already answered is not asked again."""
+    if not llm_enabled():
+        return local
+    earlier = TriagePrediction.objects.filter(
+        ticket=ticket, source=TriagePrediction.Source.LLM, model_version=settings.LLM_MODEL
+    )
+    by_target = {p.target: p for p in earlier}
+    if by_target:
+        return [by_target.get(p.target, p) for p in local]
+    return llm_triage_predict(ticket=ticket, local=local)
