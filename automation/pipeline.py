@@ -5,10 +5,11 @@ version proposes nothing new (proposals are keyed by model version and target)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from automation.models import TriagePrediction
-from automation.services import triage_predict
+from automation.services import triage_predict_many
 from governance.models import Action
 from governance.services import Proposal, action_propose
 from tickets.models import Priority, Queue, Ticket, TicketType
@@ -24,14 +25,24 @@ TARGET_ACTIONS = {
 def pipeline_run(*, ticket_id: int) -> list[Action]:
     """Triage one open ticket and propose what should change. Finished tickets are left
     alone; a prediction that matches the ticket already proposes nothing."""
-    ticket = Ticket.objects.select_related("type", "queue", "client").get(pk=ticket_id)
-    if ticket.status in Ticket.DONE_STATUSES:
-        return []
-    actions = []
-    for prediction in triage_predict(ticket=ticket):
-        proposal = _proposal(ticket, prediction)
-        if proposal is not None:
-            actions.append(action_propose(ticket=ticket, proposal=proposal))
+    return pipeline_run_many(ticket_ids=[ticket_id]).get(ticket_id, [])
+
+
+def pipeline_run_many(*, ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
+    """The pipeline for a batch of tickets (predictions are made per model in one batch)."""
+    tickets = list(
+        Ticket.objects.select_related("type", "queue", "client")
+        .filter(pk__in=ticket_ids)
+        .exclude(status__in=Ticket.DONE_STATUSES)
+    )
+    predictions = triage_predict_many(tickets=tickets)
+    actions: dict[int, list[Action]] = {}
+    for ticket in tickets:
+        actions[ticket.id] = []
+        for prediction in predictions[ticket.id]:
+            proposal = _proposal(ticket, prediction)
+            if proposal is not None:
+                actions[ticket.id].append(action_propose(ticket=ticket, proposal=proposal))
     return actions
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -136,32 +136,47 @@ def active_models() -> list[TriageModel]:
 def triage_predict(*, ticket: Ticket, now: dt.datetime | None = None) -> list[TriagePrediction]:
     """Predict every target that has an active model, and record each prediction. A ticket
     already predicted by a model version keeps that prediction (re-running is a no-op)."""
+    return triage_predict_many(tickets=[ticket], now=now)[ticket.id]
+
+
+def triage_predict_many(
+    *, tickets: Sequence[Ticket], now: dt.datetime | None = None
+) -> dict[int, list[TriagePrediction]]:
+    """Like triage_predict for many tickets at once: one batch per model, which is where the
+    local classifier is fast. Each prediction's latency is its share of the batch."""
     moment = now or timezone.now()
-    predictions = []
-    text = ticket_text(ticket)
     models = active_models()
-    done = {p.model_id: p for p in TriagePrediction.objects.filter(ticket=ticket, model__in=models)}
+    results: dict[int, list[TriagePrediction]] = {ticket.id: [] for ticket in tickets}
+    done: dict[tuple[int, int], TriagePrediction] = {
+        (p.ticket_id, p.model_id or 0): p
+        for p in TriagePrediction.objects.filter(ticket__in=tickets, model__in=models)
+    }
     for model in models:
-        if model.id in done:
-            predictions.append(done[model.id])
-            continue
+        todo = [t for t in tickets if (t.id, model.id) not in done]
         started = time.perf_counter()
-        result = _classifier(model).predict([text])[0]
-        latency = (time.perf_counter() - started) * 1000
-        predictions.append(
-            TriagePrediction.objects.create(
-                ticket=ticket,
-                model=model,
-                model_version=model.version,
-                target=model.target,
-                label=result.label,
-                confidence=round(result.confidence, 4),
-                alternatives=[[label, round(score, 4)] for label, score in result.alternatives],
-                latency_ms=round(latency, 2),
-                created_at=moment,
-            )
+        answers = _classifier(model).predict([ticket_text(t) for t in todo]) if todo else []
+        share = (time.perf_counter() - started) * 1000 / max(1, len(todo))
+        created = TriagePrediction.objects.bulk_create(
+            [
+                TriagePrediction(
+                    ticket=ticket,
+                    model=model,
+                    model_version=model.version,
+                    target=model.target,
+                    label=answer.label,
+                    confidence=round(answer.confidence, 4),
+                    alternatives=[[label, round(score, 4)] for label, score in answer.alternatives],
+                    latency_ms=round(share, 2),
+                    created_at=moment,
+                )
+                for ticket, answer in zip(todo, answers, strict=True)
+            ]
         )
-    return _with_llm(ticket, predictions)
+        for prediction in created:
+            done[(prediction.ticket_id, model.id)] = prediction
+        for ticket in tickets:
+            results[ticket.id].append(done[(ticket.id, model.id)])
+    return {ticket.id: _with_llm(ticket, results[ticket.id]) for ticket in tickets}
 
 
 def _with_llm(ticket: Ticket, local: list[TriagePrediction]) -> list[TriagePrediction]:

@@ -22,3 +22,10 @@ def triage_retrain() -> dict[str, str]:
 def pipeline_run(ticket_id: int) -> int:
     """Triage one ticket and propose its changes to the gate; returns how many proposals."""
     return len(pipeline.pipeline_run(ticket_id=ticket_id))
+
+
+def pipeline_run_batch(ticket_ids: list[int]) -> int:
+    """The pipeline for many tickets (a sync or a burst): one prediction batch per model."""
+    return sum(
+        len(actions) for actions in pipeline.pipeline_run_many(ticket_ids=ticket_ids).values()
+    )

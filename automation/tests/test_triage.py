@@ -221,3 +221,25 @@ def test_the_pipeline_leaves_a_right_ticket_and_a_closed_one_alone(world: World)
         world.client, summary="printer jam", external_id="R-2", status=Ticket.Status.CLOSED
     )
     assert pipeline_run(ticket_id=closed.id) == []
+
+
+@pytest.mark.django_db
+def test_a_batch_predicts_each_ticket_once_per_model(world: World) -> None:
+    from automation.pipeline import pipeline_run_many
+
+    types = _history(world)
+    triage_model_train(target=TriageModel.Target.TYPE)
+    tickets = [
+        make_ticket(world.client, summary=text, external_id=f"B-{n}", type=world.ticket_type)
+        for n, text in enumerate(["printer toner jam", "vpn dns down", "password expired"])
+    ]
+    first = pipeline_run_many(ticket_ids=[t.id for t in tickets])
+    proposed = {t.id: [a.params for a in first[t.id]] for t in tickets}
+    assert proposed[tickets[0].id] == [{"ticket_type": types["printing"].id}]
+    assert proposed[tickets[1].id] == [{"ticket_type": types["network"].id}]
+    assert proposed[tickets[2].id] == []  # already the right type
+    again = pipeline_run_many(ticket_ids=[t.id for t in tickets])
+    assert {t.id: [a.id for a in again[t.id]] for t in tickets} == {
+        t.id: [a.id for a in first[t.id]] for t in tickets
+    }
+    assert TriagePrediction.objects.count() == 3

@@ -9,9 +9,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from automation.pipeline import pipeline_run
+from automation.pipeline import pipeline_run_many
 from automation.services import active_models
 from tickets.models import Ticket
+
+BATCH = 200
 
 
 class Command(BaseCommand):
@@ -32,6 +34,9 @@ class Command(BaseCommand):
         )
         proposed = 0
         show = not options["no_progress"] and sys.stderr.isatty()
-        for ticket_id in tqdm(ids, desc="Triage", unit="ticket", disable=not show):
-            proposed += len(pipeline_run(ticket_id=ticket_id))
+        with tqdm(total=len(ids), desc="Triage", unit="ticket", disable=not show) as bar:
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                proposed += sum(map(len, pipeline_run_many(ticket_ids=batch).values()))
+                bar.update(len(batch))
         self.stdout.write(f"Triaged {len(ids):,} open tickets: {proposed:,} proposals.")

@@ -1,0 +1,155 @@
+"""Triage speed: the local classifier on real incidents, and the pipeline on PostgreSQL.
+
+    python -m bench.triage
+
+1. Classifier: trains on 80% of the it-incidents data (`TRIAGE_DATASET`, default
+   ../shared/datasets/it-incidents/dev.csv; skipped if absent) exactly as production does,
+   then measures batch predictions per second on the other 20% and the p95 latency of one
+   ticket at a time. Accuracy is for `evaluate_triage --cv 5`, not this bench.
+2. Pipeline (needs DATABASE_URL=postgres://…; `make bench` starts one): in a fresh database,
+   seeds the demo MSP, trains the three targets with `train_triage`'s function, then runs the
+   pipeline (predict, record, propose to the gate) on BENCH_PIPELINE_TICKETS open tickets
+   and reports tickets per second.
+
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.ticket_list import _create_database, _database_url_for, _percentile
+
+DATASET = Path(
+    os.environ.get(
+        "TRIAGE_DATASET",
+        str(Path(__file__).resolve().parents[2] / "shared/datasets/it-incidents/dev.csv"),
+    )
+)
+SINGLE_SAMPLES = 300
+
+
+def classifier_speed() -> dict[str, Any]:
+    from sklearn.model_selection import train_test_split
+
+    from automation.classifier import ALGORITHM, classifier_train
+    from automation.triage_eval import dataset_load
+
+    if not DATASET.exists():
+        return {"skipped": f"{DATASET} not found (set TRIAGE_DATASET)"}
+    data = dataset_load(
+        DATASET, text_columns=["Short description", "Description"], label="Assignment group"
+    )
+    train_index, test_index = train_test_split(
+        list(range(len(data.texts))), test_size=0.2, random_state=7
+    )
+    train, test = data.subset(train_index), data.subset(test_index)
+    model = classifier_train(train.texts, train.labels)
+    started = time.perf_counter()
+    model.predict(test.texts)
+    batch_seconds = time.perf_counter() - started
+    singles = []
+    for text in test.texts[:SINGLE_SAMPLES]:
+        one = time.perf_counter()
+        model.predict([text])
+        singles.append((time.perf_counter() - one) * 1000)
+    return {
+        "algorithm": ALGORITHM,
+        "train_rows": len(train.texts),
+        "train_seconds": round(model.train_seconds, 2),
+        "batch_rows": len(test.texts),
+        "batch_per_second": round(len(test.texts) / batch_seconds, 1),
+        "single_median_ms": round(statistics.median(singles), 2),
+        "single_p95_ms": round(_percentile(singles, 0.95), 2),
+    }
+
+
+def pipeline_speed(tickets: int) -> dict[str, Any]:
+    """Runs in the child process against its own fresh database."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from automation.pipeline import pipeline_run_many
+    from automation.services import triage_model_train
+    from governance.models import Action
+    from tickets.demo.seed import seed_demo
+    from tickets.models import Ticket
+
+    settings.DEBUG = False
+    call_command("migrate", verbosity=0)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    seed_demo(seed=7, tickets=15_000, months=6, now=now, progress=sys.stderr.isatty())
+    trained = {}
+    for target in ("type", "priority", "queue"):
+        model = triage_model_train(target=target)
+        trained[target] = {
+            "rows": model.trained_rows,
+            "seconds": model.train_seconds,
+            "holdout": model.metrics,
+        }
+    # Open tickets first; then recent ones reopened to open for the measurement's size.
+    ids = list(Ticket.objects.order_by("-opened_at").values_list("id", flat=True)[:tickets])
+    Ticket.objects.filter(id__in=ids).update(status=Ticket.Status.NEW)
+    started = time.perf_counter()
+    proposals = 0
+    for start in range(0, len(ids), 100):
+        batch = pipeline_run_many(ticket_ids=ids[start : start + 100])
+        proposals += sum(len(actions) for actions in batch.values())
+    seconds = time.perf_counter() - started
+    return {
+        "trained": trained,
+        "pipeline_tickets": len(ids),
+        "pipeline_seconds": round(seconds, 2),
+        "pipeline_tickets_per_second": round(len(ids) / seconds, 1),
+        "proposals": proposals,
+        "proposal_statuses": dict(
+            Action.objects.values_list("status").annotate(count=Count("id")).order_by()
+        ),
+    }
+
+
+def main() -> None:
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    result: dict[str, Any] = {"bench": "triage", "classifier": classifier_speed()}
+    base_url = os.environ.get("DATABASE_URL", "")
+    tickets = int(os.environ.get("BENCH_PIPELINE_TICKETS", "500"))
+    if base_url.startswith(("postgres://", "postgresql://")):
+        name = "bench_triage"
+        _create_database(base_url, name)
+        env = {**os.environ, "DATABASE_URL": _database_url_for(base_url, name)}
+        print(f"bench.triage: pipeline on {tickets} tickets…", file=sys.stderr)
+        child = subprocess.run(
+            [sys.executable, "-m", "bench.triage", "--child", str(tickets)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        )
+        result["pipeline"] = json.loads(child.stdout.strip().splitlines()[-1])
+    else:
+        result["pipeline"] = {"skipped": "needs DATABASE_URL=postgres://… (try `make bench`)"}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        print(json.dumps(pipeline_speed(int(sys.argv[2]))))
+    else:
+        main()
