@@ -175,12 +175,15 @@ class SoftBalancedSvm(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
         self.c, self.power = c, power
 
     def fit(self, features: Any, labels: Sequence[str]) -> SoftBalancedSvm:
-        y = np.asarray(labels)
-        classes, counts = np.unique(y, return_counts=True)
+        # Fit on class indices: sklearn mishandles class weights keyed by labels such as
+        # "1".."4" (priorities), which it reads back as numbers.
+        classes, y, counts = np.unique(
+            np.asarray(labels, dtype=str), return_inverse=True, return_counts=True
+        )
         weights = (len(y) / (len(classes) * counts)) ** self.power
-        self.svm_ = LinearSVC(C=self.c, class_weight=dict(zip(classes, weights, strict=True)))
+        self.svm_ = LinearSVC(C=self.c, class_weight=dict(enumerate(weights.tolist())))
         self.svm_.fit(features, y)
-        self.classes_ = self.svm_.classes_
+        self.classes_ = classes
         return self
 
     def decision_function(self, features: Any) -> Any:

@@ -244,3 +244,16 @@ def test_a_batch_predicts_each_ticket_once_per_model(world: World) -> None:
         t.id: [a.id for a in first[t.id]] for t in tickets
     }
     assert TriagePrediction.objects.count() == 3
+
+
+def test_numeric_labels_such_as_priorities_train() -> None:
+    rng = random.Random(9)
+    vocabularies = [*VOCABULARY.values(), ["outage", "down", "everyone", "urgent", "server"]]
+    texts, labels = [], []
+    for priority, words in zip("1234", vocabularies, strict=True):
+        for _ in range(20):
+            texts.append(_sentence(rng, words))
+            labels.append(priority)
+    model = classifier_train(texts, labels)
+    assert set(model.labels) == {"1", "2", "3", "4"}
+    assert all(p.label in model.labels for p in model.predict(texts[:5]))
