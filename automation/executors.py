@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from governance.executors import ExecutionError, Executor, executor_register
+from governance.kinds import ticket_field_value
 from governance.models import Action
 from tickets.models import Priority, StaffMember, Ticket, TicketEvent
 from tickets.services import Actor, ticket_change, ticket_message_add
@@ -55,8 +56,7 @@ class FieldExecutor(Executor):
 
     def verify(self, action: Action) -> bool | None:
         ticket = Ticket.objects.get(pk=action.ticket_id)
-        attname = self.field if self.field in ("priority", "status") else f"{self.field}_id"
-        return bool(getattr(ticket, attname) == action.params[self.param])
+        return bool(ticket_field_value(ticket, self.field) == action.params[self.param])
 
     def undo(self, action: Action, *, staff: StaffMember) -> dict[str, Any]:
         return _restore(action, staff)

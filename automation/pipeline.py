@@ -6,10 +6,10 @@ version proposes nothing new (proposals are keyed by model version and target)."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from automation.models import TriagePrediction
 from automation.services import triage_predict_many
+from governance.kinds import KINDS, ticket_field_value
 from governance.models import Action
 from governance.services import Proposal, action_propose
 from tickets.models import Priority, Queue, Ticket, TicketType
@@ -36,20 +36,24 @@ def pipeline_run_many(*, ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
         .exclude(status__in=Ticket.DONE_STATUSES)
     )
     predictions = triage_predict_many(tickets=tickets)
+    label_ids = _label_ids()
     actions: dict[int, list[Action]] = {}
     for ticket in tickets:
         actions[ticket.id] = []
         for prediction in predictions[ticket.id]:
-            proposal = _proposal(ticket, prediction)
+            proposal = _proposal(ticket, prediction, label_ids)
             if proposal is not None:
                 actions[ticket.id].append(action_propose(ticket=ticket, proposal=proposal))
     return actions
 
 
-def _proposal(ticket: Ticket, prediction: TriagePrediction) -> Proposal | None:
+def _proposal(
+    ticket: Ticket, prediction: TriagePrediction, label_ids: dict[str, dict[str, int]]
+) -> Proposal | None:
     kind, param = TARGET_ACTIONS[prediction.target]
-    value = _value_for(prediction.target, prediction.label)
-    if value is None or value == _current(ticket, prediction.target):
+    # None when the predicted type or queue no longer exists (or is inactive).
+    value = label_ids[prediction.target].get(prediction.label)
+    if value is None or value == ticket_field_value(ticket, KINDS[kind].field_name):
         return None
     scores = ", ".join(
         f"{label} {score:.2f}"
@@ -79,19 +83,11 @@ def _proposal(ticket: Ticket, prediction: TriagePrediction) -> Proposal | None:
     )
 
 
-def _value_for(target: str, label: str) -> Any:
-    """The id the action needs for a predicted label, or None if it no longer exists."""
-    if target == "type":
-        return (
-            TicketType.objects.filter(slug=label, is_active=True)
-            .values_list("id", flat=True)
-            .first()
-        )
-    if target == "queue":
-        return Queue.objects.filter(slug=label, is_active=True).values_list("id", flat=True).first()
-    number = int(label) if label.isdigit() else None
-    return number if number in Priority.values else None
-
-
-def _current(ticket: Ticket, target: str) -> Any:
-    return {"type": ticket.type_id, "queue": ticket.queue_id, "priority": ticket.priority}[target]
+def _label_ids() -> dict[str, dict[str, int]]:
+    """Predicted labels to the ids actions take, loaded once per batch: active type and queue
+    slugs, and the priority numbers."""
+    return {
+        "type": dict(TicketType.objects.filter(is_active=True).values_list("slug", "id")),
+        "queue": dict(Queue.objects.filter(is_active=True).values_list("slug", "id")),
+        "priority": {str(value): value for value in Priority.values},
+    }

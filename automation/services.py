@@ -27,11 +27,11 @@ from tickets.models import Ticket
 HOLDOUT_SHARE = 0.15
 HISTORY_DAYS = 365
 
-_LABELLERS: dict[str, tuple[tuple[str, ...], Callable[[Ticket], str | None]]] = {
-    # target: (fields to load, how to read the label)
-    TriageModel.Target.TYPE: (("type__slug",), lambda t: t.type.slug if t.type else None),
-    TriageModel.Target.PRIORITY: ((), lambda t: str(t.priority)),
-    TriageModel.Target.QUEUE: (("queue__slug",), lambda t: t.queue.slug if t.queue else None),
+# target -> the label a finished ticket teaches
+_LABELS: dict[str, Callable[[Ticket], str | None]] = {
+    TriageModel.Target.TYPE: lambda t: t.type.slug if t.type else None,
+    TriageModel.Target.PRIORITY: lambda t: str(t.priority),
+    TriageModel.Target.QUEUE: lambda t: t.queue.slug if t.queue else None,
 }
 
 
@@ -50,7 +50,7 @@ def _history(target: str, now: dt.datetime) -> QuerySet[Ticket]:
 
 def training_set(target: str, *, now: dt.datetime | None = None) -> Dataset:
     moment = now or timezone.now()
-    _, label_of = _LABELLERS[target]
+    label_of = _LABELS[target]
     texts, labels = [], []
     for ticket in _history(target, moment).iterator(chunk_size=2000):
         label = label_of(ticket)

@@ -17,30 +17,14 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 from typing import Any
 
-from bench.ticket_list import _create_database, _database_url_for, _percentile
+from bench.ticket_list import REQUESTS, _create_database, _database_url_for, _time_requests
 
-REQUESTS = 50
 GATE_SAMPLES = 500
-
-
-def _time_requests(http: Any, url: str, **headers: str) -> dict[str, float]:
-    http.get(url, headers=headers)
-    samples = []
-    for _ in range(REQUESTS):
-        started = time.perf_counter()
-        response = http.get(url, headers=headers)
-        samples.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, response.status_code
-    return {
-        "median_ms": round(statistics.median(samples), 2),
-        "p95_ms": round(_percentile(samples, 0.95), 2),
-    }
 
 
 def _queries(http: Any, url: str) -> int:

@@ -31,12 +31,12 @@ def _percentile(samples: list[float], share: float) -> float:
     return ordered[index]
 
 
-def _time_requests(http: Any, url: str) -> dict[str, float]:
-    http.get(url)  # warm caches and the connection
+def _time_requests(http: Any, url: str, **headers: str) -> dict[str, float]:
+    http.get(url, headers=headers)  # warm caches and the connection
     samples = []
     for _ in range(REQUESTS):
         started = time.perf_counter()
-        response = http.get(url)
+        response = http.get(url, headers=headers)
         samples.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.status_code
     return {

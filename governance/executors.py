@@ -44,7 +44,3 @@ def executor_register(kind: str, executor: Executor) -> None:
 
 def executor_for(kind: str) -> Executor | None:
     return _REGISTRY.get(kind)
-
-
-def registered_kinds() -> frozenset[str]:
-    return frozenset(_REGISTRY)

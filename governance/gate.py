@@ -23,7 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.executors import ExecutionError, executor_for
-from governance.kinds import KINDS, Mode, params_clean
+from governance.kinds import KINDS, Mode, params_clean, ticket_field_value
 from governance.models import Action, AgentHold, AgentPolicy, KillSwitch, PolicyRule
 from tickets.models import Contact, StaffMember, Ticket, TicketEvent
 
@@ -87,9 +87,7 @@ def rule_resolve(ticket: Ticket, kind: str) -> ResolvedRule:
     policies = policies_for(ticket)
     shadow = policies[0].shadow_mode if policies else False
     for policy in policies:
-        rule: PolicyRule | None = next(
-            (r for r in policy.rules.all() if r.action_kind == kind), None
-        )
+        rule = policy.rule_for(kind)
         if rule is not None:
             return ResolvedRule(
                 kind=kind,
@@ -203,9 +201,7 @@ def ticket_fingerprint(ticket: Ticket, kind: str) -> str:
     spec = KINDS[kind]
     parts: list[Any] = [ticket.client_id]
     if spec.field_name:
-        parts.append(
-            getattr(ticket, f"{spec.field_name}_id", None) or getattr(ticket, spec.field_name)
-        )
+        parts.append(ticket_field_value(ticket, spec.field_name))
     else:
         last = (
             TicketEvent.objects.filter(
@@ -296,7 +292,7 @@ def _checks(action: Action, now: dt.datetime) -> _Outcome:
         allowed = {Mode.AUTONOMOUS, Mode.APPROVAL} if action.decided_by_id else {Mode.AUTONOMOUS}
         if current.mode not in allowed:
             return _Outcome(blocked, f"The policy no longer allows it: {current.sentence}")
-    if action.decided_by_id and not _may_approve(action.decided_by, action.client_id):
+    if action.decided_by_id and not may_approve(action.decided_by, action.client_id):
         return _Outcome(blocked, "The approver no longer serves this client.")
     if ticket_fingerprint(ticket, action.kind) != action.ticket_fingerprint:
         return _Outcome(blocked, "The ticket changed after the proposal; propose it again.")
@@ -314,7 +310,7 @@ def _checks(action: Action, now: dt.datetime) -> _Outcome:
     return _Outcome(Action.Status.EXECUTING)
 
 
-def _may_approve(staff: StaffMember | None, client_id: int | None) -> bool:
+def may_approve(staff: StaffMember | None, client_id: int | None) -> bool:
     if staff is None or not staff.user.is_active:
         return False
     if staff.role not in (StaffMember.Role.TECHNICIAN, StaffMember.Role.MANAGER):
@@ -407,7 +403,7 @@ def _finish(
 def action_undo(*, action: Action, staff: StaffMember) -> Action:
     """Reverse an executed action through its executor. Scope is checked by the caller's
     selector; here: only a technician or manager serving the client, only once."""
-    if not _may_approve(staff, action.client_id):
+    if not may_approve(staff, action.client_id):
         raise ValidationError("Only a technician or manager serving this client can undo.")
     executor = executor_for(action.kind)
     if executor is None or not executor.undoable:

@@ -248,6 +248,17 @@ KIND_CHOICES = [(kind.key, kind.label) for kind in KINDS.values()]
 TEXT_MAX_LENGTH = 10_000
 
 
+# Ticket fields a kind can set, stored as a value (the rest are foreign keys, compared by id).
+_VALUE_FIELDS = ("priority", "status")
+
+
+def ticket_field_value(ticket: Ticket, field_name: str) -> Any:
+    """The ticket's current value of a field an action sets, in the form the action's
+    parameter holds it: a priority number or status code, else the related object's id."""
+    attname = field_name if field_name in _VALUE_FIELDS else f"{field_name}_id"
+    return getattr(ticket, attname)
+
+
 def kind_get(key: str) -> ActionKind:
     try:
         return KINDS[key]

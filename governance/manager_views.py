@@ -580,7 +580,7 @@ def ladder_apply(request: HtmxHttpRequest) -> HttpResponse:
         ticket_type: TicketType | None = data["ticket_type"]
         try:
             before = _version_of(ticket_type)
-            policy = review.ladder_step_apply(
+            policy = services.ladder_step_apply(
                 staff=staff, ticket_type=ticket_type, kind=data["kind"], mode=data["mode"]
             )
         except ValidationError as error:

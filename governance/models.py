@@ -58,6 +58,10 @@ class AgentPolicy(models.Model):
     def __str__(self) -> str:
         return self.scope_label
 
+    def rule_for(self, kind: str) -> PolicyRule | None:
+        """This policy's rule for one kind (from prefetched rules when they are loaded)."""
+        return next((rule for rule in self.rules.all() if rule.action_kind == kind), None)
+
     @property
     def scope_label(self) -> str:
         type_name = self.ticket_type.name if self.ticket_type_id and self.ticket_type else None

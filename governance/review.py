@@ -5,7 +5,7 @@ person's actions (`actions_visible_to`), so the page costs the same few queries 
 week holds ten actions or ten thousand. Only agent actions count: rules, models, playbooks
 and the LLM agent, never a technician's own changes.
 
-The ladder only recommends. A manager applies a step with one click (`ladder_step_apply`),
+The ladder only recommends. A manager applies a step with one click (`services.ladder_step_apply`),
 which saves the type's policy through `services.policy_save` and so records a revision.
 """
 
@@ -22,7 +22,7 @@ from operator import or_
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import (
     Aggregate,
     CharField,
@@ -41,11 +41,10 @@ from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from governance import services
-from governance.kinds import KINDS, Mode, kind_get
-from governance.models import Action, AgentPolicy, Correction, PolicyRule
+from governance.kinds import KINDS, Mode
+from governance.models import Action, AgentPolicy, Correction
 from governance.selectors import actions_visible_to
-from tickets.models import StaffMember, Ticket, TicketEvent, TicketType, TimeEntry
+from tickets.models import Ticket, TicketEvent, TimeEntry
 from tickets.selectors import UserLike, tickets_visible_to
 
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile, for Wilson score intervals
@@ -630,53 +629,3 @@ def autonomy_ladder(*, user: UserLike, now: dt.datetime) -> Ladder:
             )
         )
     return Ladder(since=since, rows=rows)
-
-
-def ladder_step_apply(
-    *, staff: StaffMember, ticket_type: TicketType | None, kind: str, mode: str
-) -> AgentPolicy:
-    """Set one kind's mode on a ticket type's policy (None: the every-type default), the way
-    a manager would in the editor: the rest of the rule is kept, or inherited from the
-    default policy when the type gets its own rule for the first time. A type without a
-    policy gets one, in shadow mode if the default policy is, so the step changes nothing
-    but this kind's mode. PermissionDenied for anyone but a manager."""
-    spec = kind_get(kind)
-    if mode not in Mode.ORDER:
-        raise ValidationError({"mode": "Choose off, suggest, approval or autonomous."})
-    with transaction.atomic():
-        policies = {
-            p.ticket_type_id: p
-            for p in AgentPolicy.objects.filter(client__isnull=True)
-            .filter(Q(ticket_type__isnull=True) | Q(ticket_type=ticket_type))
-            .prefetch_related("rules")
-        }
-        default = policies.get(None)
-        policy = policies.get(ticket_type.id if ticket_type else None)
-        if policy is None:
-            policy = services.policy_create(
-                ticket_type=ticket_type,
-                client=None,
-                staff=staff,
-                shadow_mode=default.shadow_mode if default else False,
-            )
-        base = _rule_for(policy, kind) or (_rule_for(default, kind) if default else None)
-        item = services.RuleInput(action_kind=spec.key, mode=mode)
-        if base is not None:
-            item = services.RuleInput(
-                action_kind=spec.key,
-                mode=mode,
-                min_confidence=base.min_confidence,
-                autonomous_hours=base.autonomous_hours,
-                limit_per_client_hour=base.limit_per_client_hour,
-                limit_total_hour=base.limit_total_hour,
-            )
-        return services.policy_save(
-            policy=policy,
-            staff=staff,
-            shadow_mode=policy.shadow_mode,
-            rules=[item],
-        )
-
-
-def _rule_for(policy: AgentPolicy, kind: str) -> PolicyRule | None:
-    return next((r for r in policy.rules.all() if r.action_kind == kind), None)

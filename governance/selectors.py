@@ -188,9 +188,3 @@ def policy_get(*, policy_id: int) -> AgentPolicy:
     if policy is None:
         raise Http404("No such policy.")
     return policy
-
-
-def open_actions_on(ticket_ids: list[int]) -> QuerySet[Action]:
-    return Action.objects.filter(ticket_id__in=ticket_ids).filter(
-        Q(status=Action.Status.PROPOSED) | Q(status=Action.Status.QUEUED)
-    )

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from governance import gate
@@ -182,7 +183,7 @@ def action_perform(
     *, ticket: Ticket, staff: StaffMember, kind: str, params: dict[str, Any]
 ) -> Action:
     """A technician's own change, executed now through the gate (which checks their scope)."""
-    if not gate._may_approve(staff, ticket.client_id):
+    if not gate.may_approve(staff, ticket.client_id):
         raise PermissionDenied("Only a technician or manager serving this client can do this.")
     spec = kind_get(kind)
     ticket = _fresh(ticket)
@@ -215,7 +216,7 @@ def _fresh(ticket: Ticket) -> Ticket:
 def _check_approver(action: Action, staff: StaffMember | None) -> StaffMember:
     if staff is None or staff.role == StaffMember.Role.OWNER:
         raise PermissionDenied("Owners see the figures; technicians and managers approve.")
-    if not gate._may_approve(staff, action.client_id):
+    if not gate.may_approve(staff, action.client_id):
         raise PermissionDenied("You do not serve this client.")
     return staff
 
@@ -388,7 +389,7 @@ def action_correct(*, action: Action, staff: StaffMember | None, value: Any) -> 
 def ticket_take_over(*, ticket: Ticket, staff: StaffMember | None, reason: str = "") -> AgentHold:
     """A technician takes the ticket: the agent stops on it, open proposals are cancelled,
     and the ticket is assigned to them."""
-    if staff is None or not gate._may_approve(staff, ticket.client_id):
+    if staff is None or not gate.may_approve(staff, ticket.client_id):
         raise PermissionDenied("Only a technician or manager serving this client can take over.")
     moment = timezone.now()
     with transaction.atomic():
@@ -423,7 +424,7 @@ def ticket_take_over(*, ticket: Ticket, staff: StaffMember | None, reason: str =
 
 
 def ticket_hand_back(*, ticket: Ticket, staff: StaffMember | None) -> None:
-    if staff is None or not gate._may_approve(staff, ticket.client_id):
+    if staff is None or not gate.may_approve(staff, ticket.client_id):
         raise PermissionDenied("Only a technician or manager serving this client can do this.")
     with transaction.atomic():
         deleted, _ = AgentHold.objects.filter(ticket=ticket).delete()
@@ -617,6 +618,52 @@ def _check_manager(staff: StaffMember | None) -> StaffMember:
     if staff is None or staff.role != StaffMember.Role.MANAGER:
         raise PermissionDenied("Only service desk managers change agent policy.")
     return staff
+
+
+def ladder_step_apply(
+    *, staff: StaffMember, ticket_type: TicketType | None, kind: str, mode: str
+) -> AgentPolicy:
+    """Set one kind's mode on a ticket type's policy (None: the every-type default), the way
+    a manager would in the editor: the rest of the rule is kept, or inherited from the
+    default policy when the type gets its own rule for the first time. A type without a
+    policy gets one, in shadow mode if the default policy is, so the step changes nothing
+    but this kind's mode. PermissionDenied for anyone but a manager."""
+    spec = kind_get(kind)
+    if mode not in Mode.ORDER:
+        raise ValidationError({"mode": "Choose off, suggest, approval or autonomous."})
+    with transaction.atomic():
+        policies = {
+            p.ticket_type_id: p
+            for p in AgentPolicy.objects.filter(client__isnull=True)
+            .filter(Q(ticket_type__isnull=True) | Q(ticket_type=ticket_type))
+            .prefetch_related("rules")
+        }
+        default = policies.get(None)
+        policy = policies.get(ticket_type.id if ticket_type else None)
+        if policy is None:
+            policy = policy_create(
+                ticket_type=ticket_type,
+                client=None,
+                staff=staff,
+                shadow_mode=default.shadow_mode if default else False,
+            )
+        base = policy.rule_for(kind) or (default.rule_for(kind) if default else None)
+        item = RuleInput(action_kind=spec.key, mode=mode)
+        if base is not None:
+            item = RuleInput(
+                action_kind=spec.key,
+                mode=mode,
+                min_confidence=base.min_confidence,
+                autonomous_hours=base.autonomous_hours,
+                limit_per_client_hour=base.limit_per_client_hour,
+                limit_total_hour=base.limit_total_hour,
+            )
+        return policy_save(
+            policy=policy,
+            staff=staff,
+            shadow_mode=policy.shadow_mode,
+            rules=[item],
+        )
 
 
 def kill_switch_set(

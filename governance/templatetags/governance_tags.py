@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django import template
 from django.utils import timezone
 
-from governance.kinds import KINDS, param_display
+from governance.kinds import KINDS, param_display, ticket_field_value
 from governance.models import Action
 
 register = template.Library()
@@ -38,10 +37,7 @@ def current_value(action: Action) -> str:
     spec = KINDS[action.kind]
     if not spec.field_name or not spec.params:
         return ""
-    ticket = action.ticket
-    raw: Any = getattr(ticket, f"{spec.field_name}_id", None)
-    if raw is None and spec.field_name in ("priority", "status"):
-        raw = getattr(ticket, spec.field_name)
+    raw = ticket_field_value(action.ticket, spec.field_name)
     return param_display(spec.params[0], raw) if raw not in (None, "") else "—"
 
 
