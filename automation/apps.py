@@ -9,9 +9,13 @@ class AutomationConfig(AppConfig):
     name = "automation"
 
     def ready(self) -> None:
+        from auditlog.registry import auditlog
+
         from automation.executors import register_ticket_executors
+        from automation.models import TriageRule
 
         register_ticket_executors()
+        auditlog.register(TriageRule)
         post_migrate.connect(_schedule_retraining, sender=self)
 
 

@@ -113,3 +113,40 @@ class LlmCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.outcome} via {self.model} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TriageRule(models.Model):
+    """A manager's rule for work that must never vary: when its conditions hold, it proposes
+    its actions to the governance gate with full confidence. Rules run in `position` order;
+    one with `stop_processing` ends the run for that ticket. The conditions and actions are
+    JSON lists validated by `automation.rules` (see `rule_validate`)."""
+
+    class Match(models.TextChoices):
+        ALL = "all", "All conditions"
+        ANY = "any", "Any condition"
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0, help_text="Lower runs first.")
+    is_active = models.BooleanField(default=True)
+    match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    conditions = models.JSONField(default=list, help_text='[{"field", "op", "value"}, …]')
+    actions = models.JSONField(default=list, help_text='[{"kind", "value"}, …]')
+    stop_processing = models.BooleanField(
+        default=False, help_text="Rules after this one are not evaluated when it matches."
+    )
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        "tickets.StaffMember", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        "tickets.StaffMember", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name

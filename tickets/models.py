@@ -199,7 +199,26 @@ class TicketType(models.Model):
     is_quick_win = models.BooleanField(
         default=False, help_text="High-volume, consistent work that automation targets first."
     )
+    skills = models.ManyToManyField(
+        "Skill",
+        blank=True,
+        related_name="ticket_types",
+        help_text="Skills a technician needs for this type (skill-based dispatch).",
+    )
     is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(models.Model):
+    """A free label on tickets, set by technicians or by triage rules."""
+
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
 
     class Meta:
         ordering = ["name"]
@@ -286,6 +305,11 @@ class StaffMember(models.Model):
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     takes_tickets = models.BooleanField(
         default=True, help_text="Can be assigned tickets (dispatch considers them)."
+    )
+    capacity = models.PositiveSmallIntegerField(
+        default=12,
+        validators=[MinValueValidator(1)],
+        help_text="Open tickets they can carry; load-aware dispatch compares against it.",
     )
 
     class Meta:
@@ -488,6 +512,7 @@ class Ticket(models.Model):
     )
     site = models.ForeignKey(Site, on_delete=models.SET_NULL, null=True, blank=True)
     assets = models.ManyToManyField(Asset, blank=True, related_name="tickets")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="tickets")
     contract = models.ForeignKey(
         Contract, on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
     )
@@ -608,6 +633,9 @@ class TicketEvent(models.Model):
         CSAT_RECEIVED = "csat_received", "Satisfaction survey answered"
         ACTION = "action", "Agent action"
         AGENT_HOLD = "agent_hold", "Agent stopped or resumed"
+        RULE_MATCHED = "rule_matched", "Triage rule matched"
+        TAGGED = "tagged", "Tag added"
+        SLA_CHANGED = "sla_changed", "SLA changed"
 
     class ActorKind(models.TextChoices):
         HUMAN = "human", "Technician"
