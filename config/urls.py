@@ -5,5 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("tickets.urls")),
     path("", include("governance.urls")),
+    path("", include("automation.urls")),
+    path("", include("automation.dispatch_urls")),
     path("api/", include("governance.api_urls")),
 ]
