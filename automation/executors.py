@@ -1,6 +1,7 @@
 """Executors for the actions that change the ticket itself: type, priority, queue, assignee,
-status, notes, replies, escalation and closing. Registered with the gate at start-up; only
-the gate calls them. Directory, RMM and software actions arrive with their tool adapters.
+status, tags, SLA, notes, replies, escalation and closing. Registered with the gate at
+start-up; only the gate calls them. Directory, RMM and software actions arrive with their
+tool adapters.
 
 Each one records its change on the timeline as whoever proposed it (rule, model, agent or
 technician), with the action id and the approver in the event's data, and returns what undo
@@ -9,13 +10,23 @@ needs to put things back.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+
+from django.utils.text import slugify
 
 from governance.executors import ExecutionError, Executor, executor_register
 from governance.kinds import ticket_field_value
 from governance.models import Action
 from tickets.models import Priority, StaffMember, Ticket, TicketEvent
-from tickets.services import Actor, ticket_change, ticket_message_add
+from tickets.services import (
+    Actor,
+    ticket_change,
+    ticket_message_add,
+    ticket_sla_restore,
+    ticket_sla_set,
+    ticket_tag_add,
+)
 
 _ACTOR_KINDS: dict[str, str] = {
     Action.Proposer.RULE: TicketEvent.ActorKind.RULE,
@@ -140,6 +151,48 @@ class CloseExecutor(Executor):
         return _restore(action, staff)
 
 
+class TagExecutor(Executor):
+    """Puts a tag on the ticket (created on first use)."""
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        added = ticket_tag_add(
+            ticket_id=action.ticket_id, actor=actor_for(action), name=action.params["tag"]
+        )
+        return {"added": added}
+
+    def verify(self, action: Action) -> bool | None:
+        return Ticket.objects.filter(
+            pk=action.ticket_id, tags__slug=slugify(action.params["tag"])
+        ).exists()
+
+
+class SlaExecutor(Executor):
+    """Sets the ticket's SLA due times to minutes after it was opened."""
+
+    undoable = True
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        previous = ticket_sla_set(
+            ticket_id=action.ticket_id,
+            actor=actor_for(action),
+            response_minutes=action.params.get("response_minutes"),
+            resolution_minutes=action.params["resolution_minutes"],
+        )
+        return {"previous_due": previous}
+
+    def verify(self, action: Action) -> bool | None:
+        ticket = Ticket.objects.get(pk=action.ticket_id)
+        due = ticket.opened_at + dt.timedelta(minutes=action.params["resolution_minutes"])
+        return ticket.sla_resolution_due_at == due
+
+    def undo(self, action: Action, *, staff: StaffMember) -> dict[str, Any]:
+        previous = action.result.get("previous_due", {})
+        ticket_sla_restore(
+            ticket_id=action.ticket_id, actor=_undo_actor(staff, action), due=previous
+        )
+        return {"restored": previous}
+
+
 def register_ticket_executors() -> None:
     executor_register("set_type", FieldExecutor("type", "ticket_type"))
     executor_register("set_priority", FieldExecutor("priority", "priority"))
@@ -150,3 +203,5 @@ def register_ticket_executors() -> None:
     executor_register("reply", MessageExecutor(public=True))
     executor_register("escalate", EscalateExecutor())
     executor_register("close", CloseExecutor())
+    executor_register("add_tag", TagExecutor())
+    executor_register("set_sla", SlaExecutor())

@@ -69,6 +69,8 @@ class ActionKind:
 
 _STATUS_CHOICES = {value for value, _ in Ticket.Status.choices}
 _GROUP_RE = re.compile(r"^[\w .@'&()-]{1,200}$")
+_TAG_RE = re.compile(r"^[\w .-]{1,60}$")
+MINUTES_MAX = 525_600
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 
 KINDS: dict[str, ActionKind] = {
@@ -117,6 +119,30 @@ KINDS: dict[str, ActionKind] = {
             sentence="assigned ticket {ticket} to {assignee}",
             plan="assign ticket {ticket} to {assignee}",
             field_name="assignee",
+        ),
+        ActionKind(
+            "add_tag",
+            "Tag ticket",
+            "low",
+            Mode.SUGGEST,
+            (Param("tag", "Tag", "tag"),),
+            sentence="tagged ticket {ticket} “{tag}”",
+            plan="tag ticket {ticket} “{tag}”",
+        ),
+        ActionKind(
+            "set_sla",
+            "Set SLA",
+            "low",
+            Mode.SUGGEST,
+            (
+                Param("resolution_minutes", "Resolve within (minutes)", "minutes"),
+                Param("response_minutes", "Respond within (minutes)", "minutes", required=False),
+            ),
+            undoable=True,
+            sentence=(
+                "set the SLA of ticket {ticket} to resolution within {resolution_minutes} minutes"
+            ),
+            plan="set the SLA of ticket {ticket} to resolution within {resolution_minutes} minutes",
         ),
         ActionKind(
             "add_note",
@@ -355,6 +381,19 @@ def _clean_membership_op(value: Any, ticket: Ticket) -> str:
     return str(value)
 
 
+def _clean_tag(value: Any, ticket: Ticket) -> str:
+    if not isinstance(value, str) or not _TAG_RE.match(value.strip()):
+        raise ValidationError("A tag is 1–60 letters, digits, spaces or - _ . characters.")
+    return " ".join(value.split())
+
+
+def _clean_minutes(value: Any, ticket: Ticket) -> int:
+    minutes = _as_id(value)
+    if minutes > MINUTES_MAX:
+        raise ValidationError(f"At most {MINUTES_MAX:,} minutes (a year).")
+    return minutes
+
+
 def _as_id(value: Any) -> int:
     if isinstance(value, bool):
         raise ValidationError("Expected a number.")
@@ -379,6 +418,8 @@ _CLEANERS: dict[str, Callable[[Any, Ticket], Any]] = {
     "group": _clean_group,
     "slug": _clean_slug,
     "membership_op": _clean_membership_op,
+    "tag": _clean_tag,
+    "minutes": _clean_minutes,
 }
 
 

@@ -199,7 +199,7 @@ class TicketType(models.Model):
     is_quick_win = models.BooleanField(
         default=False, help_text="High-volume, consistent work that automation targets first."
     )
-    skills = models.ManyToManyField(
+    skills: models.ManyToManyField[Skill, Any] = models.ManyToManyField(
         "Skill",
         blank=True,
         related_name="ticket_types",

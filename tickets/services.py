@@ -10,8 +10,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
-from tickets.models import Priority, Queue, StaffMember, Ticket, TicketEvent, TicketType
+from tickets.models import Priority, Queue, StaffMember, Tag, Ticket, TicketEvent, TicketType
 
 NOTE_MAX_LENGTH = 20_000
 
@@ -185,3 +186,88 @@ def _field_words(name: str, value: Any) -> str:
     model = _FK_MODELS[name]
     obj = model.objects.filter(pk=value).first()
     return str(obj) if obj is not None else f"#{value}"
+
+
+TAG_NAME_MAX_LENGTH = 60
+
+
+def ticket_tag_add(*, ticket_id: int, actor: Actor, name: str) -> bool:
+    """Put a tag on a ticket (creating the tag on first use). False when it already had it."""
+    label = " ".join(name.split())[:TAG_NAME_MAX_LENGTH]
+    slug = slugify(label)
+    if not slug:
+        raise ValidationError({"tag": "A tag needs at least one letter or digit."})
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        tag, _ = Tag.objects.get_or_create(slug=slug, defaults={"name": label})
+        if ticket.tags.filter(pk=tag.pk).exists():
+            return False
+        ticket.tags.add(tag)
+        ticket_event_record(
+            ticket=ticket,
+            kind=TicketEvent.Kind.TAGGED,
+            actor_kind=actor.kind,
+            actor_staff=actor.staff,
+            actor_name=actor.name,
+            new_value=tag.slug,
+            data={"tag": tag.name, **actor.data},
+        )
+    return True
+
+
+def ticket_sla_set(
+    *, ticket_id: int, actor: Actor, response_minutes: int | None, resolution_minutes: int | None
+) -> dict[str, str | None]:
+    """Set the SLA due times to the given minutes after the ticket was opened (wall clock).
+    Returns the previous due times (ISO text, or None) so a caller can undo."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        previous = {
+            "sla_response_due_at": _iso(ticket.sla_response_due_at),
+            "sla_resolution_due_at": _iso(ticket.sla_resolution_due_at),
+        }
+        if response_minutes is not None:
+            ticket.sla_response_due_at = ticket.opened_at + dt.timedelta(minutes=response_minutes)
+        if resolution_minutes is not None:
+            ticket.sla_resolution_due_at = ticket.opened_at + dt.timedelta(
+                minutes=resolution_minutes
+            )
+        _sla_save(ticket, actor, previous)
+    return previous
+
+
+def ticket_sla_restore(*, ticket_id: int, actor: Actor, due: dict[str, str | None]) -> None:
+    """Put SLA due times back to what `ticket_sla_set` returned."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
+        previous = {
+            "sla_response_due_at": _iso(ticket.sla_response_due_at),
+            "sla_resolution_due_at": _iso(ticket.sla_resolution_due_at),
+        }
+        for name, value in due.items():
+            setattr(ticket, name, dt.datetime.fromisoformat(value) if value else None)
+        _sla_save(ticket, actor, previous)
+
+
+def _sla_save(ticket: Ticket, actor: Actor, previous: dict[str, str | None]) -> None:
+    new = {
+        "sla_response_due_at": _iso(ticket.sla_response_due_at),
+        "sla_resolution_due_at": _iso(ticket.sla_resolution_due_at),
+    }
+    if new == previous:
+        return
+    ticket.save(update_fields=["sla_response_due_at", "sla_resolution_due_at", "updated_at"])
+    ticket_event_record(
+        ticket=ticket,
+        kind=TicketEvent.Kind.SLA_CHANGED,
+        actor_kind=actor.kind,
+        actor_staff=actor.staff,
+        actor_name=actor.name,
+        old_value=previous["sla_resolution_due_at"] or "",
+        new_value=new["sla_resolution_due_at"] or "",
+        data={"old": previous, "new": new, **actor.data},
+    )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
