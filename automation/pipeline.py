@@ -1,18 +1,25 @@
-"""The pipeline for one ticket: triage predicts, and each prediction that would change the
-ticket becomes a proposal to the governance gate, which decides whether it is applied on its
-own, waits for a technician, or is only shown. Running it twice on the same ticket and model
-version proposes nothing new (proposals are keyed by model version and target)."""
+"""The pipeline for one ticket: the manager's triage rules run first, then the classifier
+predicts what the rules left open. Each decision that would change the ticket becomes a
+proposal to the governance gate, which decides whether it is applied on its own, waits for a
+technician, or is only shown. Every rule that matched is on the ticket's timeline.
+
+Running it twice on the same ticket proposes nothing new: rule firings and proposals are
+keyed by rule version, model version and target."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from automation.models import TriagePrediction
+from django.core.exceptions import ValidationError
+
+from automation.models import TriagePrediction, TriageRule
+from automation.rules import Firing, action_field, choice_names, facts_for, rules_run
 from automation.services import triage_predict_many
 from governance.kinds import KINDS, ticket_field_value
 from governance.models import Action
 from governance.services import Proposal, action_propose
-from tickets.models import Priority, Queue, Ticket, TicketType
+from tickets.models import Priority, Queue, Ticket, TicketEvent, TicketType
+from tickets.services import ticket_event_record_once
 
 # target -> (action kind, its parameter)
 TARGET_ACTIONS = {
@@ -31,23 +38,74 @@ def pipeline_run(*, ticket_id: int) -> list[Action]:
 def pipeline_run_many(*, ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
     """The pipeline for a batch of tickets (predictions are made per model in one batch)."""
     tickets = list(
-        Ticket.objects.select_related("type", "queue", "client")
+        Ticket.objects.select_related("type", "queue", "client", "contact")
+        .prefetch_related("assets", "tags")
         .filter(pk__in=ticket_ids)
         .exclude(status__in=Ticket.DONE_STATUSES)
     )
+    rules = list(TriageRule.objects.filter(is_active=True))
+    names = choice_names(rules)
+    facts = facts_for(tickets)
     predictions = triage_predict_many(tickets=tickets)
     label_ids = _label_ids()
     actions: dict[int, list[Action]] = {}
     for ticket in tickets:
-        actions[ticket.id] = []
+        firings = rules_run(rules, facts[ticket.id], names)
+        actions[ticket.id] = [action for firing in firings for action in _fire(ticket, firing)]
+        decided = {action_field(action) for firing in firings for action in firing.actions}
         for prediction in predictions[ticket.id]:
-            proposal = _proposal(ticket, prediction, label_ids)
+            if prediction.target in decided:
+                continue  # a manager's rule decided this field
+            proposal = _prediction_proposal(ticket, prediction, label_ids)
             if proposal is not None:
                 actions[ticket.id].append(action_propose(ticket=ticket, proposal=proposal))
     return actions
 
 
-def _proposal(
+def _fire(ticket: Ticket, firing: Firing) -> list[Action]:
+    """Propose a matched rule's actions and put the firing on the ticket's timeline."""
+    rule = firing.rule
+    proposed: list[Action] = []
+    refused: list[str] = []
+    for action in firing.actions:
+        proposal = Proposal(
+            kind=action["kind"],
+            params=action["params"],
+            proposer_kind=Action.Proposer.RULE,
+            proposer_name=rule.name,
+            confidence=1.0,
+            rationale=firing.sentence(),
+            evidence=[{"kind": "rule", "label": "Conditions", "detail": "; ".join(firing.reasons)}],
+            dedupe_key=f"rule:{rule.id}:v{rule.version}:{action_field(action)}",
+        )
+        try:
+            proposed.append(action_propose(ticket=ticket, proposal=proposal))
+        except ValidationError as error:  # e.g. the technician does not serve this client
+            refused.append(f"{KINDS[action['kind']].label}: {' '.join(error.messages)}")
+    body = firing.sentence() + "".join(f" Could not propose {text}" for text in refused)
+    ticket_event_record_once(
+        ticket=ticket,
+        dedupe_key=f"rule:{rule.id}:v{rule.version}",
+        kind=TicketEvent.Kind.RULE_MATCHED,
+        actor_kind=TicketEvent.ActorKind.RULE,
+        actor_name=rule.name,
+        body=body,
+        data={
+            "rule_id": rule.id,
+            "rule_version": rule.version,
+            "reasons": firing.reasons,
+            "actions": firing.actions,
+            "overridden": [
+                {"action": action, "by_rule": winner.name} for action, winner in firing.overridden
+            ],
+            "action_ids": [action.id for action in proposed],
+            "refused": refused,
+        },
+    )
+    return proposed
+
+
+def _prediction_proposal(
     ticket: Ticket, prediction: TriagePrediction, label_ids: dict[str, dict[str, int]]
 ) -> Proposal | None:
     kind, param = TARGET_ACTIONS[prediction.target]

@@ -1,5 +1,17 @@
 """Manager pages for triage rules (`automation/rule_views.py`)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list[object] = []
+from automation import rule_views
+
+urlpatterns = [
+    path("rules/", rule_views.rule_list, name="rule_list"),
+    path("rules/conflicts/", rule_views.rule_conflicts, name="rule_conflicts"),
+    path("rules/new/", rule_views.rule_create, name="rule_create"),
+    path("rules/row/", rule_views.rule_row, name="rule_row"),
+    path("rules/preview/", rule_views.rule_preview, name="rule_preview"),
+    path("rules/<int:rule_id>/", rule_views.rule_edit, name="rule_edit"),
+    path("rules/<int:rule_id>/move/", rule_views.rule_move, name="rule_move"),
+    path("rules/<int:rule_id>/active/", rule_views.rule_set_active, name="rule_set_active"),
+    path("rules/<int:rule_id>/delete/", rule_views.rule_delete, name="rule_delete"),
+]

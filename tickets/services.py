@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -29,6 +29,7 @@ def ticket_event_record(
     body: str = "",
     data: dict[str, Any] | None = None,
     occurred_at: dt.datetime | None = None,
+    dedupe_key: str | None = None,
 ) -> TicketEvent:
     return TicketEvent.objects.create(
         ticket=ticket,
@@ -41,7 +42,21 @@ def ticket_event_record(
         body=body,
         data=data or {},
         occurred_at=occurred_at or timezone.now(),
+        dedupe_key=dedupe_key,
     )
+
+
+def ticket_event_record_once(*, ticket: Ticket, dedupe_key: str, **fields: Any) -> bool:
+    """Record an event unless the ticket already has one with this key (a re-run of the
+    same work). True when it was recorded."""
+    if TicketEvent.objects.filter(ticket=ticket, dedupe_key=dedupe_key).exists():
+        return False
+    try:
+        with transaction.atomic():
+            ticket_event_record(ticket=ticket, dedupe_key=dedupe_key, **fields)
+    except IntegrityError:  # a concurrent run recorded it first
+        return False
+    return True
 
 
 @dataclass(frozen=True)
