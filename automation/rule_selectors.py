@@ -74,6 +74,7 @@ class Preview:
     truncated: bool
     matched: int
     changed: int
+    overridden: int = 0  # matched tickets where an earlier rule decided one of its fields
     rows: list[PreviewRow] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
 
@@ -107,6 +108,7 @@ def rule_preview(
             if mine is None:
                 continue
             preview.matched += 1
+            preview.overridden += bool(mine.overridden)
             changes = [
                 words
                 for action in mine.actions

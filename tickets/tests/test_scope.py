@@ -35,7 +35,16 @@ OBJECT_ROUTES = {
 }
 # Agent policies are desk-wide configuration, not client data: any staff member may read
 # them, only managers may change them (tested in governance/tests/test_manager_pages.py).
-MANAGER_CONFIG_ROUTES = {"policy_edit", "api_policy_detail"}
+MANAGER_CONFIG_ROUTES = {
+    "policy_edit",
+    "api_policy_detail",
+    # Triage rules likewise (automation/tests/test_rule_pages.py); their previews and
+    # conflicts list only tickets the user may see.
+    "rule_edit",
+    "rule_move",
+    "rule_set_active",
+    "rule_delete",
+}
 # Collection routes: each has hand-written tests (here or in the app's tests) showing foreign
 # rows left out, or is manager configuration.
 COLLECTION_ROUTES = {
@@ -54,6 +63,11 @@ COLLECTION_ROUTES = {
     "api_schema",
     "api_approval_queue",
     "api_policy_list",
+    "rule_list",
+    "rule_conflicts",
+    "rule_create",
+    "rule_row",
+    "rule_preview",
 }
 
 
@@ -176,7 +190,7 @@ def test_a_user_without_a_staff_profile_sees_nothing(world: World, django_user_m
     assert "Dana cannot sign in" not in http.get(reverse("ticket_list")).content.decode()
 
 
-POST_ONLY_ROUTES = {"actions_bulk_approve", "policy_create", "ladder_apply"}
+POST_ONLY_ROUTES = {"actions_bulk_approve", "policy_create", "ladder_apply", "rule_preview"}
 PAGES = COLLECTION_ROUTES - POST_ONLY_ROUTES
 
 
