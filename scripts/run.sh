@@ -17,6 +17,7 @@ if [ "$DEBUG" = "true" ]; then
   echo "== Seeding the demo MSP (each step is skipped when its data is already there)"
   python manage.py seed_demo --unless-real-data
   python manage.py seed_governance_demo --unless-real-data
+  python manage.py seed_automation_demo --unless-real-data
 else
   echo "== DEBUG is not true: not seeding the demo MSP"
 fi

@@ -391,3 +391,22 @@ def test_assignment_rule_for_a_technician_in_scope(world: World) -> None:
     [action] = pipeline_run(ticket_id=world.ticket.id)
     assert action.kind == "assign" and action.status == Action.Status.PROPOSED
     assert pipeline_run(ticket_id=world.other_ticket.id) == []
+
+
+@pytest.mark.django_db
+def test_the_demo_rules_are_created_once_and_fire(world: World) -> None:
+    from automation.demo import seed_rules_demo
+    from tickets.demo.catalogue import L2, NOC
+    from tickets.models import TicketType
+
+    for slug in ("security-incident", "backup-failure"):
+        TicketType.objects.create(name=slug.replace("-", " ").title(), slug=slug)
+    for slug in (L2, NOC):
+        Queue.objects.create(name=slug, slug=slug)
+    assert seed_rules_demo() == 4
+    assert seed_rules_demo() == 0
+    ticket = make_ticket(
+        world.client, summary="Backup job failed on FS01", external_id="B", contact=world.contact
+    )
+    names = [f.rule.name for f in rules_run(list(TriageRule.objects.all()), _facts(ticket), {})]
+    assert names == ["Backup failures to the NOC"]
