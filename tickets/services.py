@@ -280,8 +280,21 @@ def _sla_save(ticket: Ticket, actor: Actor, previous: dict[str, str | None]) -> 
         actor_name=actor.name,
         old_value=previous["sla_resolution_due_at"] or "",
         new_value=new["sla_resolution_due_at"] or "",
-        data={"old": previous, "new": new, **actor.data},
+        data={
+            "old": previous,
+            "new": new,
+            "old_label": _due_words(previous["sla_resolution_due_at"]),
+            "new_label": _due_words(new["sla_resolution_due_at"]),
+            **actor.data,
+        },
     )
+
+
+def _due_words(value: str | None) -> str:
+    if not value:
+        return ""
+    moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    return f"resolve by {moment:%Y-%m-%d %H:%M} UTC"
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
