@@ -410,3 +410,24 @@ def test_the_demo_rules_are_created_once_and_fire(world: World) -> None:
     )
     names = [f.rule.name for f in rules_run(list(TriageRule.objects.all()), _facts(ticket), {})]
     assert names == ["Backup failures to the NOC"]
+
+
+@pytest.mark.django_db
+def test_tickets_from_intake_run_the_pipeline_in_the_background(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_q.conf import Conf
+
+    from tickets.signals import tickets_arrived_send
+
+    monkeypatch.setattr(Conf, "SYNC", True)  # the task runs where it is queued
+    _rule(world, "Tag everything", [], [{"kind": "add_tag", "params": {"tag": "seen"}}])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        tickets_arrived_send([world.ticket.id])
+    assert not TicketEvent.objects.filter(kind=TicketEvent.Kind.RULE_MATCHED).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in queued:
+            callback()
+    assert TicketEvent.objects.filter(
+        ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED
+    ).exists()
