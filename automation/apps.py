@@ -12,11 +12,31 @@ class AutomationConfig(AppConfig):
         from auditlog.registry import auditlog
 
         from automation.executors import register_ticket_executors
-        from automation.models import TriageRule
+        from automation.models import DispatchPolicy, TriageRule
+        from tickets.signals import tickets_arrived
 
         register_ticket_executors()
         auditlog.register(TriageRule)
+        tickets_arrived.connect(_pipeline_enqueue, dispatch_uid="automation-pipeline")
+        auditlog.register(DispatchPolicy)
         post_migrate.connect(_schedule_retraining, sender=self)
+
+
+PIPELINE_BATCH = 100
+
+
+def _pipeline_enqueue(*, ticket_ids: list[int], **kwargs: Any) -> None:
+    """Run triage and dispatch on tickets intake stored, in the background, once the intake's
+    transaction commits (a rolled-back intake queues nothing)."""
+    from django.db import transaction
+    from django_q.tasks import async_task
+
+    def enqueue() -> None:
+        for start in range(0, len(ticket_ids), PIPELINE_BATCH):
+            batch = ticket_ids[start : start + PIPELINE_BATCH]
+            async_task("automation.tasks.pipeline_run_batch", batch, group="pipeline")
+
+    transaction.on_commit(enqueue)
 
 
 def _schedule_retraining(**kwargs: Any) -> None:

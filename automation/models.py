@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 from tickets.models import Ticket
 
@@ -150,3 +151,71 @@ class TriageRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Dispatch strategies that always decide when anyone qualifies, so they can stand in for one
+# that has nothing to go on (no urgency, no history, no skills on the type).
+DISPATCH_FALLBACKS = ("round_robin", "load", "availability")
+
+
+class DispatchPolicy(models.Model):
+    """How dispatch picks a technician for tickets in one queue. The row without a queue is
+    the default for tickets with no queue and for queues without their own policy; with no
+    rows at all, dispatch uses `DispatchPolicy()` as built (least loaded, capacity respected).
+    See docs/dispatch.md for what each strategy reads."""
+
+    class Strategy(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Round robin"
+        SKILLS = "skills", "Skills"
+        LOAD = "load", "Least loaded"
+        AVAILABILITY = "availability", "Availability"
+        AFFINITY = "affinity", "Client affinity"
+        SLA = "sla", "SLA-aware"
+        LEARNED = "learned", "Learned from history"
+        MANUAL = "manual", "Manual (never assign)"
+
+    queue = models.OneToOneField(
+        "tickets.Queue",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="dispatch_policy",
+        help_text="Empty for the default policy.",
+    )
+    strategy = models.CharField(max_length=20, choices=Strategy.choices, default=Strategy.LOAD)
+    fallback = models.CharField(
+        max_length=20,
+        choices=[(key, label) for key, label in Strategy.choices if key in DISPATCH_FALLBACKS],
+        default=Strategy.LOAD,
+        help_text="Decides when the strategy has nothing to go on.",
+    )
+    require_skills = models.BooleanField(
+        default=False, help_text="Only technicians with every skill the ticket type needs."
+    )
+    require_available = models.BooleanField(
+        default=False,
+        help_text="Only technicians on shift now (after the client's hours: on call).",
+    )
+    respect_capacity = models.BooleanField(
+        default=True, help_text="Leave out technicians at capacity, unless everyone is."
+    )
+    updated_by = models.ForeignKey(
+        "tickets.StaffMember", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "dispatch policies"
+        constraints = [
+            # One default: NULL queues would not collide under the one-to-one's own index.
+            models.UniqueConstraint(
+                Coalesce("queue", models.Value(0)), name="dispatch_policy_one_per_queue"
+            ),
+            models.CheckConstraint(
+                condition=Q(fallback__in=DISPATCH_FALLBACKS),
+                name="dispatch_policy_fallback_decides",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispatch for {self.queue or 'every queue'}: {self.get_strategy_display()}"

@@ -5,33 +5,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('automation', '0002_llmcall'),
-        ('tickets', '0006_tags_skills_capacity'),
+        ("automation", "0002_llmcall"),
+        ("tickets", "0006_tags_skills_capacity"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TriageRule',
+            name="TriageRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Lower runs first.')),
-                ('is_active', models.BooleanField(default=True)),
-                ('match', models.CharField(choices=[('all', 'All conditions'), ('any', 'Any condition')], default='all', max_length=3)),
-                ('conditions', models.JSONField(default=list, help_text='[{"field", "op", "value"}, …]')),
-                ('actions', models.JSONField(default=list, help_text='[{"kind", "value"}, …]')),
-                ('stop_processing', models.BooleanField(default=False, help_text='Rules after this one are not evaluated when it matches.')),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tickets.staffmember')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tickets.staffmember')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("position", models.PositiveIntegerField(default=0, help_text="Lower runs first.")),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "match",
+                    models.CharField(
+                        choices=[("all", "All conditions"), ("any", "Any condition")],
+                        default="all",
+                        max_length=3,
+                    ),
+                ),
+                (
+                    "conditions",
+                    models.JSONField(default=list, help_text='[{"field", "op", "value"}, …]'),
+                ),
+                ("actions", models.JSONField(default=list, help_text='[{"kind", "value"}, …]')),
+                (
+                    "stop_processing",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Rules after this one are not evaluated when it matches.",
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tickets.staffmember",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="tickets.staffmember",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
     ]

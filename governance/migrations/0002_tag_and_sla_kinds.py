@@ -4,20 +4,61 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('governance', '0001_initial'),
+        ("governance", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='action',
-            name='kind',
-            field=models.CharField(choices=[('set_type', 'Set ticket type'), ('set_priority', 'Set priority'), ('set_queue', 'Route to queue'), ('assign', 'Assign technician'), ('add_tag', 'Tag ticket'), ('set_sla', 'Set SLA'), ('add_note', 'Add internal note'), ('reply', 'Reply to requester'), ('set_status', 'Change status'), ('escalate', 'Escalate'), ('close', 'Resolve and close'), ('reset_password', 'Reset a password'), ('unlock_account', 'Unlock an account'), ('reenrol_mfa', 'Re-enrol MFA'), ('change_group_membership', 'Change group membership'), ('run_script', 'Run an RMM script'), ('install_software', 'Install software')], max_length=40),
+            model_name="action",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("set_type", "Set ticket type"),
+                    ("set_priority", "Set priority"),
+                    ("set_queue", "Route to queue"),
+                    ("assign", "Assign technician"),
+                    ("add_tag", "Tag ticket"),
+                    ("set_sla", "Set SLA"),
+                    ("add_note", "Add internal note"),
+                    ("reply", "Reply to requester"),
+                    ("set_status", "Change status"),
+                    ("escalate", "Escalate"),
+                    ("close", "Resolve and close"),
+                    ("reset_password", "Reset a password"),
+                    ("unlock_account", "Unlock an account"),
+                    ("reenrol_mfa", "Re-enrol MFA"),
+                    ("change_group_membership", "Change group membership"),
+                    ("run_script", "Run an RMM script"),
+                    ("install_software", "Install software"),
+                ],
+                max_length=40,
+            ),
         ),
         migrations.AlterField(
-            model_name='policyrule',
-            name='action_kind',
-            field=models.CharField(choices=[('set_type', 'Set ticket type'), ('set_priority', 'Set priority'), ('set_queue', 'Route to queue'), ('assign', 'Assign technician'), ('add_tag', 'Tag ticket'), ('set_sla', 'Set SLA'), ('add_note', 'Add internal note'), ('reply', 'Reply to requester'), ('set_status', 'Change status'), ('escalate', 'Escalate'), ('close', 'Resolve and close'), ('reset_password', 'Reset a password'), ('unlock_account', 'Unlock an account'), ('reenrol_mfa', 'Re-enrol MFA'), ('change_group_membership', 'Change group membership'), ('run_script', 'Run an RMM script'), ('install_software', 'Install software')], max_length=40),
+            model_name="policyrule",
+            name="action_kind",
+            field=models.CharField(
+                choices=[
+                    ("set_type", "Set ticket type"),
+                    ("set_priority", "Set priority"),
+                    ("set_queue", "Route to queue"),
+                    ("assign", "Assign technician"),
+                    ("add_tag", "Tag ticket"),
+                    ("set_sla", "Set SLA"),
+                    ("add_note", "Add internal note"),
+                    ("reply", "Reply to requester"),
+                    ("set_status", "Change status"),
+                    ("escalate", "Escalate"),
+                    ("close", "Resolve and close"),
+                    ("reset_password", "Reset a password"),
+                    ("unlock_account", "Unlock an account"),
+                    ("reenrol_mfa", "Re-enrol MFA"),
+                    ("change_group_membership", "Change group membership"),
+                    ("run_script", "Run an RMM script"),
+                    ("install_software", "Install software"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

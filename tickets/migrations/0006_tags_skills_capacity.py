@@ -5,41 +5,73 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0005_alter_ticketevent_kind'),
+        ("tickets", "0005_alter_ticketevent_kind"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Tag',
+            name="Tag",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('slug', models.SlugField(max_length=60, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=60, unique=True)),
+                ("slug", models.SlugField(max_length=60, unique=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='staffmember',
-            name='capacity',
-            field=models.PositiveSmallIntegerField(default=12, help_text='Open tickets they can carry; load-aware dispatch compares against it.', validators=[django.core.validators.MinValueValidator(1)]),
+            model_name="staffmember",
+            name="capacity",
+            field=models.PositiveSmallIntegerField(
+                default=12,
+                help_text="Open tickets they can carry; load-aware dispatch compares against it.",
+                validators=[django.core.validators.MinValueValidator(1)],
+            ),
         ),
         migrations.AddField(
-            model_name='tickettype',
-            name='skills',
-            field=models.ManyToManyField(blank=True, help_text='Skills a technician needs for this type (skill-based dispatch).', related_name='ticket_types', to='tickets.skill'),
+            model_name="tickettype",
+            name="skills",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Skills a technician needs for this type (skill-based dispatch).",
+                related_name="ticket_types",
+                to="tickets.skill",
+            ),
         ),
         migrations.AlterField(
-            model_name='ticketevent',
-            name='kind',
-            field=models.CharField(choices=[('created', 'Created'), ('note', 'Internal note'), ('reply', 'Reply to requester'), ('requester_reply', 'Requester replied'), ('status_changed', 'Status changed'), ('priority_changed', 'Priority changed'), ('type_changed', 'Type changed'), ('queue_changed', 'Queue changed'), ('assignment_changed', 'Assignment changed'), ('csat_received', 'Satisfaction survey answered'), ('action', 'Agent action'), ('agent_hold', 'Agent stopped or resumed'), ('rule_matched', 'Triage rule matched'), ('tagged', 'Tag added'), ('sla_changed', 'SLA changed')], max_length=24),
+            model_name="ticketevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("created", "Created"),
+                    ("note", "Internal note"),
+                    ("reply", "Reply to requester"),
+                    ("requester_reply", "Requester replied"),
+                    ("status_changed", "Status changed"),
+                    ("priority_changed", "Priority changed"),
+                    ("type_changed", "Type changed"),
+                    ("queue_changed", "Queue changed"),
+                    ("assignment_changed", "Assignment changed"),
+                    ("csat_received", "Satisfaction survey answered"),
+                    ("action", "Agent action"),
+                    ("agent_hold", "Agent stopped or resumed"),
+                    ("rule_matched", "Triage rule matched"),
+                    ("tagged", "Tag added"),
+                    ("sla_changed", "SLA changed"),
+                ],
+                max_length=24,
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='tags',
-            field=models.ManyToManyField(blank=True, related_name='tickets', to='tickets.tag'),
+            model_name="ticket",
+            name="tags",
+            field=models.ManyToManyField(blank=True, related_name="tickets", to="tickets.tag"),
         ),
     ]

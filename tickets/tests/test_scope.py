@@ -68,6 +68,8 @@ COLLECTION_ROUTES = {
     "rule_create",
     "rule_row",
     "rule_preview",
+    "dispatch_board",
+    "dispatch_policy_save",
 }
 
 
@@ -190,7 +192,13 @@ def test_a_user_without_a_staff_profile_sees_nothing(world: World, django_user_m
     assert "Dana cannot sign in" not in http.get(reverse("ticket_list")).content.decode()
 
 
-POST_ONLY_ROUTES = {"actions_bulk_approve", "policy_create", "ladder_apply", "rule_preview"}
+POST_ONLY_ROUTES = {
+    "actions_bulk_approve",
+    "policy_create",
+    "ladder_apply",
+    "rule_preview",
+    "dispatch_policy_save",
+}
 PAGES = COLLECTION_ROUTES - POST_ONLY_ROUTES
 
 
