@@ -1,25 +1,29 @@
 """The pipeline for one ticket: the manager's triage rules run first, then the classifier
-predicts what the rules left open. Each decision that would change the ticket becomes a
-proposal to the governance gate, which decides whether it is applied on its own, waits for a
-technician, or is only shown. Every rule that matched is on the ticket's timeline.
+predicts what the rules left open, then dispatch picks a technician for the queue, type and
+priority so decided (unless a rule assigned one). Each decision that would change the
+ticket becomes a proposal to the governance gate, which decides whether it is applied on its
+own, waits for a technician, or is only shown. Every rule that matched is on the ticket's
+timeline.
 
 Running it twice on the same ticket proposes nothing new: rule firings and proposals are
-keyed by rule version, model version and target."""
+keyed by rule version, model version and target, dispatch by the technician chosen."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.utils import timezone
 
+from automation.dispatch import DispatchInput, dispatch_decide_many, dispatch_proposal
 from automation.models import TriagePrediction, TriageRule
 from automation.rules import Firing, action_field, choice_names, facts_for, rules_run
 from automation.services import triage_predict_many
 from governance.kinds import KINDS, ticket_field_value
 from governance.models import Action
-from governance.services import Proposal, action_propose
+from governance.services import Proposal, actions_propose
 from tickets.models import Priority, Queue, Ticket, TicketEvent, TicketType
-from tickets.services import ticket_event_record_once
 
 # target -> (action kind, its parameter)
 TARGET_ACTIONS = {
@@ -35,8 +39,19 @@ def pipeline_run(*, ticket_id: int) -> list[Action]:
     return pipeline_run_many(ticket_ids=[ticket_id]).get(ticket_id, [])
 
 
+@dataclass(frozen=True)
+class _Planned:
+    """One proposal the pipeline will make, and the rule firing it came from (if any)."""
+
+    ticket: Ticket
+    proposal: Proposal
+    firing: Firing | None = None
+    rule_action: dict[str, Any] | None = None
+
+
 def pipeline_run_many(*, ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
-    """The pipeline for a batch of tickets (predictions are made per model in one batch)."""
+    """The pipeline for a batch of tickets: predictions are made per model in one batch and
+    every proposal goes to the gate in one `actions_propose` call."""
     tickets = list(
         Ticket.objects.select_related("type", "queue", "client", "contact")
         .prefetch_related("assets", "tags")
@@ -48,61 +63,112 @@ def pipeline_run_many(*, ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
     facts = facts_for(tickets)
     predictions = triage_predict_many(tickets=tickets)
     label_ids = _label_ids()
-    actions: dict[int, list[Action]] = {}
+    planned: list[_Planned] = []
+    firings: list[tuple[Ticket, Firing]] = []
+    to_dispatch: list[DispatchInput] = []
     for ticket in tickets:
-        firings = rules_run(rules, facts[ticket.id], names)
-        actions[ticket.id] = [action for firing in firings for action in _fire(ticket, firing)]
-        decided = {action_field(action) for firing in firings for action in firing.actions}
+        ticket_firings = rules_run(rules, facts[ticket.id], names)
+        for firing in ticket_firings:
+            firings.append((ticket, firing))
+            planned += [
+                _Planned(ticket, _rule_proposal(firing, action), firing, action)
+                for action in firing.actions
+            ]
+        decided = _rule_decisions(ticket_firings)
         for prediction in predictions[ticket.id]:
             if prediction.target in decided:
                 continue  # a manager's rule decided this field
             proposal = _prediction_proposal(ticket, prediction, label_ids)
             if proposal is not None:
-                actions[ticket.id].append(action_propose(ticket=ticket, proposal=proposal))
+                planned.append(_Planned(ticket, proposal))
+                decided[prediction.target] = next(iter(proposal.params.values()))
+        if "assignee" not in decided:
+            to_dispatch.append(_dispatch_input(ticket, decided))
+    decisions = dispatch_decide_many(to_dispatch, now=timezone.now()) if to_dispatch else {}
+    planned += [
+        _Planned(item.ticket, dispatch_proposal(decision))
+        for item in to_dispatch
+        if (decision := decisions.get(item.ticket.id)) is not None
+    ]
+    outcomes = actions_propose(items=[(plan.ticket, plan.proposal) for plan in planned])
+    actions: dict[int, list[Action]] = {ticket.id: [] for ticket in tickets}
+    fired: dict[int, tuple[list[Action], list[str]]] = {id(f): ([], []) for _, f in firings}
+    for plan, outcome in zip(planned, outcomes, strict=True):
+        if isinstance(outcome, Action):
+            actions[plan.ticket.id].append(outcome)
+        if plan.firing is None or plan.rule_action is None:
+            continue
+        proposed, refused = fired[id(plan.firing)]
+        if isinstance(outcome, Action):
+            proposed.append(outcome)
+        else:  # e.g. the technician does not serve this client
+            label = KINDS[plan.rule_action["kind"]].label
+            refused.append(f"{label}: {' '.join(outcome.messages)}")
+    _firings_record([(ticket, firing, *fired[id(firing)]) for ticket, firing in firings])
     return actions
 
 
-def _fire(ticket: Ticket, firing: Firing) -> list[Action]:
-    """Propose a matched rule's actions and put the firing on the ticket's timeline."""
-    rule = firing.rule
-    proposed: list[Action] = []
-    refused: list[str] = []
-    for action in firing.actions:
-        proposal = Proposal(
-            kind=action["kind"],
-            params=action["params"],
-            proposer_kind=Action.Proposer.RULE,
-            proposer_name=rule.name,
-            confidence=1.0,
-            rationale=firing.sentence(),
-            evidence=[{"kind": "rule", "label": "Conditions", "detail": "; ".join(firing.reasons)}],
-            dedupe_key=f"rule:{rule.id}:v{rule.version}:{action_field(action)}",
-        )
-        try:
-            proposed.append(action_propose(ticket=ticket, proposal=proposal))
-        except ValidationError as error:  # e.g. the technician does not serve this client
-            refused.append(f"{KINDS[action['kind']].label}: {' '.join(error.messages)}")
-    body = firing.sentence() + "".join(f" Could not propose {text}" for text in refused)
-    ticket_event_record_once(
+def _rule_decisions(firings: list[Firing]) -> dict[str, Any]:
+    """Field -> value the ticket's matched rules decided."""
+    return {
+        action_field(action): next(iter(action["params"].values()))
+        for firing in firings
+        for action in firing.actions
+    }
+
+
+def _dispatch_input(ticket: Ticket, decided: dict[str, Any]) -> DispatchInput:
+    """Dispatch works on the ticket as rules and triage decided it in this run."""
+    return DispatchInput(
         ticket=ticket,
-        dedupe_key=f"rule:{rule.id}:v{rule.version}",
-        kind=TicketEvent.Kind.RULE_MATCHED,
-        actor_kind=TicketEvent.ActorKind.RULE,
-        actor_name=rule.name,
-        body=body,
-        data={
-            "rule_id": rule.id,
-            "rule_version": rule.version,
-            "reasons": firing.reasons,
-            "actions": firing.actions,
-            "overridden": [
-                {"action": action, "by_rule": winner.name} for action, winner in firing.overridden
-            ],
-            "action_ids": [action.id for action in proposed],
-            "refused": refused,
-        },
+        queue_id=decided.get("queue", ticket.queue_id),
+        type_id=decided.get("type", ticket.type_id),
+        priority=decided.get("priority", ticket.priority),
     )
-    return proposed
+
+
+def _rule_proposal(firing: Firing, action: dict[str, Any]) -> Proposal:
+    rule = firing.rule
+    return Proposal(
+        kind=action["kind"],
+        params=action["params"],
+        proposer_kind=Action.Proposer.RULE,
+        proposer_name=rule.name,
+        confidence=1.0,
+        rationale=firing.sentence(),
+        evidence=[{"kind": "rule", "label": "Conditions", "detail": "; ".join(firing.reasons)}],
+        dedupe_key=f"rule:{rule.id}:v{rule.version}:{action_field(action)}",
+    )
+
+
+def _firings_record(firings: list[tuple[Ticket, Firing, list[Action], list[str]]]) -> None:
+    """Each matched rule on its ticket's timeline, once per rule version (a re-run of the
+    pipeline adds nothing)."""
+    events = [
+        TicketEvent(
+            ticket=ticket,
+            kind=TicketEvent.Kind.RULE_MATCHED,
+            actor_kind=TicketEvent.ActorKind.RULE,
+            actor_name=firing.rule.name,
+            body=firing.sentence() + "".join(f" Could not propose {text}" for text in refused),
+            data={
+                "rule_id": firing.rule.id,
+                "rule_version": firing.rule.version,
+                "reasons": firing.reasons,
+                "actions": firing.actions,
+                "overridden": [
+                    {"action": action, "by_rule": winner.name}
+                    for action, winner in firing.overridden
+                ],
+                "action_ids": [action.id for action in proposed],
+                "refused": refused,
+            },
+            dedupe_key=f"rule:{firing.rule.id}:v{firing.rule.version}",
+            occurred_at=timezone.now(),
+        )
+        for ticket, firing, proposed, refused in firings
+    ]
+    TicketEvent.objects.bulk_create(events, ignore_conflicts=True)
 
 
 def _prediction_proposal(

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from governance.executors import ExecutionError, executor_for
 from governance.kinds import KINDS, Mode, params_clean, ticket_field_value
+from governance.memo import memoized
 from governance.models import Action, AgentHold, AgentPolicy, KillSwitch, PolicyRule
 from tickets.models import Contact, StaffMember, Ticket, TicketEvent
 
@@ -70,6 +71,10 @@ class Verdict:
 
 def policies_for(ticket: Ticket) -> list[AgentPolicy]:
     """Policies that apply to the ticket, most specific first."""
+    return memoized(("policies", ticket.type_id, ticket.client_id), lambda: _policies(ticket))
+
+
+def _policies(ticket: Ticket) -> list[AgentPolicy]:
     scopes = Q(ticket_type__isnull=True) | Q(ticket_type_id=ticket.type_id)
     clients = Q(client__isnull=True) | Q(client_id=ticket.client_id)
     policies = list(
@@ -121,7 +126,16 @@ def allowed_kinds(ticket: Ticket) -> list[str]:
     return [kind for kind in KINDS if rule_resolve(ticket, kind).mode != Mode.OFF]
 
 
+def ticket_held(ticket_id: int) -> bool:
+    """Whether a technician has taken the ticket over (the agent must not act on it)."""
+    return memoized(("held", ticket_id), AgentHold.objects.filter(ticket_id=ticket_id).exists)
+
+
 def kill_switch_reason(client_id: int | None) -> str | None:
+    return memoized(("kill", client_id), lambda: _kill_switch_reason(client_id))
+
+
+def _kill_switch_reason(client_id: int | None) -> str | None:
     switches = KillSwitch.objects.filter(engaged=True).filter(
         Q(client__isnull=True) | Q(client_id=client_id)
     )
@@ -146,7 +160,7 @@ def verdict(
     if proposer_kind == Action.Proposer.HUMAN:
         return Verdict(Mode.AUTONOMOUS, ["A technician asked for it."])
     rule = rule_resolve(ticket, kind)
-    if AgentHold.objects.filter(ticket_id=ticket.id).exists():
+    if ticket_held(ticket.id):
         return Verdict(Verdict.REFUSE, ["A technician has taken this ticket over."], rule)
     if rule.mode == Mode.OFF:
         return Verdict(Verdict.REFUSE, [f"{rule.source}: “{KINDS[kind].label}” is off."], rule)
@@ -189,7 +203,13 @@ def _autonomy_downgrades(
 
 
 def _flagged_contacts(ticket: Ticket, params: dict[str, Any]) -> str:
-    ids = [i for i in (ticket.contact_id, params.get("contact")) if isinstance(i, int)]
+    ids = tuple(i for i in (ticket.contact_id, params.get("contact")) if isinstance(i, int))
+    if not ids:
+        return ""
+    return memoized(("flagged", ids), lambda: _flagged_names(ids))
+
+
+def _flagged_names(ids: tuple[int, ...]) -> str:
     flagged = Contact.objects.filter(id__in=ids).filter(Q(is_vip=True) | Q(is_privileged=True))
     return ", ".join(contact.full_name or contact.email for contact in flagged)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from governance.memo import memoized
 from tickets.models import Contact, Priority, Queue, StaffMember, Ticket, TicketType
 
 
@@ -296,25 +297,36 @@ def kind_get(key: str) -> ActionKind:
 
 def _clean_ticket_type(value: Any, ticket: Ticket) -> int:
     type_id = _as_id(value)
-    if not TicketType.objects.filter(id=type_id, is_active=True).exists():
+    exists = memoized(
+        ("ticket_type", type_id), TicketType.objects.filter(id=type_id, is_active=True).exists
+    )
+    if not exists:
         raise ValidationError("No active ticket type has this id.")
     return type_id
 
 
 def _clean_queue(value: Any, ticket: Ticket) -> int:
     queue_id = _as_id(value)
-    if not Queue.objects.filter(id=queue_id, is_active=True).exists():
+    exists = memoized(("queue", queue_id), Queue.objects.filter(id=queue_id, is_active=True).exists)
+    if not exists:
         raise ValidationError("No active queue has this id.")
     return queue_id
 
 
 def _clean_staff(value: Any, ticket: Ticket) -> int:
     staff_id = _as_id(value)
-    staff = StaffMember.objects.filter(id=staff_id, takes_tickets=True).first()
+    staff = memoized(
+        ("staff", staff_id),
+        StaffMember.objects.select_related("user").filter(id=staff_id, takes_tickets=True).first,
+    )
     if staff is None:
         raise ValidationError("No technician who takes tickets has this id.")
     if ticket.client_id and not (
-        staff.all_clients or staff.clients.filter(id=ticket.client_id).exists()
+        staff.all_clients
+        or memoized(
+            ("serves", staff_id, ticket.client_id),
+            staff.clients.filter(id=ticket.client_id).exists,
+        )
     ):
         raise ValidationError(f"{staff.display_name} does not serve this ticket's client.")
     return staff_id

@@ -4,7 +4,7 @@ editing policies and kill switches. Execution itself is `gate.action_execute`.""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from governance import gate
 from governance.kinds import KINDS, Mode, kind_get, param_display, params_clean
+from governance.memo import batch_memo
 from governance.models import (
     Action,
     AgentHold,
@@ -68,14 +69,28 @@ def action_timeline(
     action: Action, *, step: str, staff: StaffMember | None = None, note: str = ""
 ) -> TicketEvent:
     """One lifecycle step on the ticket's timeline, with who did it."""
+    event = _step_event(action, step=step, staff=staff, note=note)
+    event.save()
+    return event
+
+
+def _step_event(
+    action: Action,
+    *,
+    step: str,
+    staff: StaffMember | None = None,
+    note: str = "",
+    at: dt.datetime | None = None,
+) -> TicketEvent:
+    """The unsaved timeline event for one lifecycle step."""
     if staff is None and action.proposer_kind == Action.Proposer.HUMAN:
         staff = action.proposed_by_staff
     actor_kind = TicketEvent.ActorKind.HUMAN if staff else _actor_kind(action)
     body = f"{KINDS[action.kind].label}: {_STEP_WORDS.get(step, step)}."
     if note:
         body += f" {note}"
-    return ticket_event_record(
-        ticket=action.ticket,
+    return TicketEvent(
+        ticket_id=action.ticket_id,
         kind=TicketEvent.Kind.ACTION,
         actor_kind=actor_kind,
         actor_staff=staff,
@@ -83,6 +98,7 @@ def action_timeline(
         new_value=step,
         body=body,
         data={"action_id": action.id, "kind": action.kind, "step": step},
+        occurred_at=at or timezone.now(),
     )
 
 
@@ -126,19 +142,47 @@ def action_propose(*, ticket: Ticket, proposal: Proposal, now: dt.datetime | Non
     proposer is our own code or the LLM agent, whose output is validated before it becomes an
     action). A repeated `dedupe_key` returns the existing action.
     """
+    [outcome] = actions_propose(items=[(ticket, proposal)], now=now)
+    if isinstance(outcome, ValidationError):
+        raise outcome
+    return outcome
+
+
+def actions_propose(
+    *, items: Sequence[tuple[Ticket, Proposal]], now: dt.datetime | None = None
+) -> list[Action | ValidationError]:
+    """`action_propose` for many proposals at once — the pipeline's batches. The same checks
+    and verdicts; the reads the verdicts share (policies, holds, kill switches, catalogue
+    lookups) are made once per batch and the writes go in bulk. Returns, per item, its action
+    (new or the earlier one with the same `dedupe_key`) or the ValidationError that kept it
+    out; nothing is recorded for an invalid item."""
     moment = now or timezone.now()
-    spec = kind_get(proposal.kind)
-    if proposal.proposer_kind == Action.Proposer.HUMAN:
+    if any(proposal.proposer_kind == Action.Proposer.HUMAN for _, proposal in items):
         raise ValueError("Technicians' own changes use action_perform.")
-    # The fingerprint must describe the ticket as stored, not a caller's stale copy.
-    ticket = _fresh(ticket)
+    # Verdicts and fingerprints must describe the tickets as stored, not callers' copies.
+    fresh = Ticket.objects.select_related("client").in_bulk({t.pk for t, _ in items})
+    outcomes: list[Action | ValidationError] = []
+    with batch_memo(_held_preset(fresh)):
+        for ticket, proposal in items:
+            try:
+                outcomes.append(_proposed(fresh[ticket.pk], proposal, moment))
+            except ValidationError as error:
+                outcomes.append(error)
+    return _record(outcomes, moment)
+
+
+def _held_preset(tickets: dict[int, Ticket]) -> dict[Hashable, Any]:
+    """Whether each ticket is held, read for the whole batch in one query."""
+    held = set(AgentHold.objects.filter(ticket_id__in=tickets).values_list("ticket_id", flat=True))
+    return {("held", ticket_id): ticket_id in held for ticket_id in tickets}
+
+
+def _proposed(ticket: Ticket, proposal: Proposal, moment: dt.datetime) -> Action:
+    """The unsaved action with the gate's verdict (ValidationError for a bad proposal)."""
+    spec = kind_get(proposal.kind)
     if proposal.confidence is not None and not 0 <= proposal.confidence <= 1:
         raise ValidationError({"confidence": "Confidence must be between 0 and 1."})
     params = params_clean(spec, proposal.params, ticket=ticket)
-    if proposal.dedupe_key:
-        existing = Action.objects.filter(ticket=ticket, dedupe_key=proposal.dedupe_key).first()
-        if existing:
-            return existing
     decision = gate.verdict(
         ticket=ticket,
         kind=spec.key,
@@ -147,7 +191,7 @@ def action_propose(*, ticket: Ticket, proposal: Proposal, now: dt.datetime | Non
         proposer_kind=proposal.proposer_kind,
         now=moment,
     )
-    action = Action(
+    return Action(
         ticket=ticket,
         client_id=ticket.client_id,
         kind=spec.key,
@@ -166,14 +210,65 @@ def action_propose(*, ticket: Ticket, proposal: Proposal, now: dt.datetime | Non
         created_at=moment,
         expires_at=moment + _proposal_ttl(),
     )
+
+
+def _record(
+    outcomes: list[Action | ValidationError], moment: dt.datetime
+) -> list[Action | ValidationError]:
+    """Save the new actions and their timeline steps in bulk. A proposal whose `dedupe_key`
+    already has an action (earlier, or earlier in this batch) returns that action instead."""
+    new = [o for o in outcomes if isinstance(o, Action)]
+    keys: set[tuple[int, str | None]] = {(a.ticket_id, a.dedupe_key) for a in new if a.dedupe_key}
+    existing = _existing(keys)
+    results: list[Action | ValidationError] = []
+    to_save: list[Action] = []
+    for outcome in outcomes:
+        if isinstance(outcome, Action) and outcome.dedupe_key:
+            key = (outcome.ticket_id, outcome.dedupe_key)
+            if key in existing:
+                results.append(existing[key])
+                continue
+            existing[key] = outcome
+        if isinstance(outcome, Action):
+            to_save.append(outcome)
+        results.append(outcome)
+    try:
+        with transaction.atomic():
+            Action.objects.bulk_create(to_save)
+            TicketEvent.objects.bulk_create(
+                [_step_event(a, step=a.status, note=a.status_reason, at=moment) for a in to_save]
+            )
+    except IntegrityError:
+        # A concurrent run proposed one of these first: decide each one on its own.
+        return [_record_one(o, moment) if isinstance(o, Action) else o for o in results]
+    for action in to_save:
+        if action.status == Action.Status.QUEUED:
+            _enqueue(action.id)
+    return results
+
+
+def _existing(keys: set[tuple[int, str | None]]) -> dict[tuple[int, str | None], Action]:
+    if not keys:
+        return {}
+    found = Action.objects.filter(
+        ticket_id__in={ticket_id for ticket_id, _ in keys},
+        dedupe_key__in={key for _, key in keys},
+    )
+    return {(a.ticket_id, a.dedupe_key): a for a in found if (a.ticket_id, a.dedupe_key) in keys}
+
+
+def _record_one(action: Action, moment: dt.datetime) -> Action:
+    if action.pk is not None and Action.objects.filter(pk=action.pk).exists():
+        return action
+    action.pk = None
     try:
         with transaction.atomic():
             action.save()
-            action_timeline(action, step=action.status, note=decision.sentence)
+            action_timeline(action, step=action.status, note=action.status_reason)
     except IntegrityError:
-        if proposal.dedupe_key is None:
+        if action.dedupe_key is None:
             raise
-        return Action.objects.get(ticket=ticket, dedupe_key=proposal.dedupe_key)
+        return Action.objects.get(ticket_id=action.ticket_id, dedupe_key=action.dedupe_key)
     if action.status == Action.Status.QUEUED:
         _enqueue(action.id)
     return action

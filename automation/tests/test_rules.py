@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from automation.models import TriageModel, TriageRule
-from automation.pipeline import pipeline_run
+from automation.pipeline import pipeline_run, pipeline_run_many
 from automation.rule_services import RuleInput, rule_create, rule_move, rule_save
 from automation.rules import facts_for, rule_validate, rules_run
 from automation.services import triage_model_train
@@ -21,6 +21,25 @@ from tests.fixtures import World, make_staff, make_ticket
 from tickets.models import Asset, Client, Queue, StaffMember, Tag, Ticket, TicketEvent
 
 UTC = dt.UTC
+
+
+def _by_dispatch(action: Any) -> bool:
+    return bool(action.proposer_name.startswith("dispatch-"))
+
+
+def _triage_run(*, ticket_id: int) -> list[Any]:
+    """The pipeline's proposals other than dispatch's (tested in test_dispatch*.py)."""
+
+    return [
+        a for a in pipeline_run(ticket_id=ticket_id) if not a.proposer_name.startswith("dispatch-")
+    ]
+
+
+def _triage_run_many(*, ticket_ids: list[int]) -> dict[int, list[Any]]:
+    return {
+        ticket_id: [a for a in actions if not _by_dispatch(a)]
+        for ticket_id, actions in pipeline_run_many(ticket_ids=ticket_ids).items()
+    }
 
 
 def _rule(
@@ -265,7 +284,7 @@ def test_a_rule_proposes_through_the_gate_and_is_on_the_timeline(world: World) -
         [_c("summary", "contains", "sign in")],
         [PRIORITY_HIGH, {"kind": "add_tag", "params": {"tag": "Sign-in"}}],
     )
-    actions = pipeline_run(ticket_id=world.ticket.id)
+    actions = _triage_run(ticket_id=world.ticket.id)
     by_kind = {a.kind: a for a in actions}
     assert set(by_kind) == {"set_priority", "add_tag"}
     priority = by_kind["set_priority"]
@@ -296,13 +315,18 @@ def test_a_rule_proposes_through_the_gate_and_is_on_the_timeline(world: World) -
     )
 
     # Running again changes nothing: no new proposals, no second firing.
-    again = pipeline_run(ticket_id=world.ticket.id)
+    again = _triage_run(ticket_id=world.ticket.id)
     assert sorted(a.id for a in again) == sorted(a.id for a in actions)
     assert (
         TicketEvent.objects.filter(ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED).count()
         == 1
     )
-    assert Action.objects.filter(ticket=world.ticket).count() == 2
+    assert (
+        Action.objects.filter(
+            ticket=world.ticket, proposer_name="Sign-in trouble is urgent"
+        ).count()
+        == 2
+    )
 
 
 @pytest.mark.django_db
@@ -313,7 +337,7 @@ def test_a_rules_decision_replaces_the_classifiers(world: World) -> None:
     ticket = make_ticket(
         world.client, summary="printer toner empty and a paper jam", external_id="P-9"
     )
-    [by_model] = pipeline_run(ticket_id=ticket.id)
+    [by_model] = _triage_run(ticket_id=ticket.id)
     assert by_model.proposer_kind == Action.Proposer.MODEL
     _rule(
         world,
@@ -324,7 +348,7 @@ def test_a_rules_decision_replaces_the_classifiers(world: World) -> None:
     other = make_ticket(
         world.client, summary="printer toner empty and a paper jam", external_id="P-10"
     )
-    [by_rule] = pipeline_run(ticket_id=other.id)
+    [by_rule] = _triage_run(ticket_id=other.id)
     assert by_rule.proposer_kind == Action.Proposer.RULE
     assert by_rule.params == {"ticket_type": types["network"].id}
 
@@ -337,7 +361,7 @@ def test_an_assignment_the_gate_refuses_is_recorded_with_the_reason(world: World
         [_c("summary", "contains", "sign in")],
         [{"kind": "assign", "params": {"assignee": world.tech_out.id}}],
     )
-    assert pipeline_run(ticket_id=world.ticket.id) == []
+    assert _triage_run(ticket_id=world.ticket.id) == []
     [fired] = TicketEvent.objects.filter(ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED)
     assert "does not serve this ticket's client" in fired.body
 
@@ -347,7 +371,7 @@ def test_an_edited_rule_fires_again_as_its_new_version(world: World) -> None:
     policy_with(world, set_sla="autonomous")
     sla = {"kind": "set_sla", "params": {"resolution_minutes": 240, "response_minutes": 30}}
     rule = _rule(world, "Fast SLA", [], [sla])
-    [first] = pipeline_run(ticket_id=world.ticket.id)
+    [first] = _triage_run(ticket_id=world.ticket.id)
     from governance.gate import action_execute
 
     action_execute(action_id=first.id)
@@ -363,8 +387,8 @@ def test_an_edited_rule_fires_again_as_its_new_version(world: World) -> None:
         False,
     )
     rule_save(staff=world.manager, rule=rule, data=data, expected_version=1)
-    [second] = pipeline_run(ticket_id=world.ticket.id)
-    assert second.id != first.id and second.dedupe_key.endswith(":v2:sla")
+    [second] = _triage_run(ticket_id=world.ticket.id)
+    assert second.id != first.id and second.dedupe_key == f"rule:{rule.id}:v2:sla"
     assert (
         TicketEvent.objects.filter(ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED).count()
         == 2
@@ -374,7 +398,7 @@ def test_an_edited_rule_fires_again_as_its_new_version(world: World) -> None:
 @pytest.mark.django_db
 def test_inactive_rules_do_not_run(world: World) -> None:
     _rule(world, "Off", [], [PRIORITY_HIGH], is_active=False)
-    assert pipeline_run(ticket_id=world.ticket.id) == []
+    assert _triage_run(ticket_id=world.ticket.id) == []
     assert not TicketEvent.objects.filter(kind=TicketEvent.Kind.RULE_MATCHED).exists()
 
 
@@ -388,9 +412,9 @@ def test_assignment_rule_for_a_technician_in_scope(world: World) -> None:
         [_c("client", "in", [str(world.client.id)])],
         [{"kind": "assign", "params": {"assignee": helper.id}}],
     )
-    [action] = pipeline_run(ticket_id=world.ticket.id)
+    [action] = _triage_run(ticket_id=world.ticket.id)
     assert action.kind == "assign" and action.status == Action.Status.PROPOSED
-    assert pipeline_run(ticket_id=world.other_ticket.id) == []
+    assert _triage_run(ticket_id=world.other_ticket.id) == []
 
 
 @pytest.mark.django_db
@@ -431,3 +455,31 @@ def test_tickets_from_intake_run_the_pipeline_in_the_background(
     assert TicketEvent.objects.filter(
         ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED
     ).exists()
+
+
+@pytest.mark.django_db
+def test_dispatch_follows_the_queue_a_rule_decided_unless_a_rule_assigned(world: World) -> None:
+    network = Queue.objects.create(name="Network", slug="network")
+    netadmin = make_staff("netadmin", StaffMember.Role.TECHNICIAN, clients=[world.client])
+    netadmin.queues.add(network)
+    world.tech_in.queues.add(world.queue)
+    _rule(
+        world,
+        "VPN to network",
+        [_c("summary", "contains", "vpn")],
+        [{"kind": "set_queue", "params": {"queue": network.id}}],
+    )
+    ticket = make_ticket(world.client, summary="VPN drops", external_id="V", queue=world.queue)
+    assign = [a for a in pipeline_run(ticket_id=ticket.id) if a.kind == "assign"]
+    assert [a.params["assignee"] for a in assign] == [netadmin.id]
+    assert assign[0].proposer_name.startswith("dispatch-")
+    assert assign[0].rationale.startswith("Assigned to Netadmin")
+
+    _rule(
+        world,
+        "Sign-in to insider",
+        [_c("summary", "contains", "sign in")],
+        [{"kind": "assign", "params": {"assignee": world.tech_in.id}}],
+    )
+    assigned = [a for a in pipeline_run(ticket_id=world.ticket.id) if a.kind == "assign"]
+    assert [a.proposer_name for a in assigned] == ["Sign-in to insider"]

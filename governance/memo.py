@@ -1,0 +1,37 @@
+"""A memo for one batch of proposals: reads that cannot change while the batch is decided
+(the policies for a type and client, whether a technician holds a ticket, kill switches, a
+queue's existence) are made once per key instead of once per proposal.
+
+Only `services.actions_propose` opens it, around its verdicts. Execution never runs inside
+it: the gate re-reads everything when an action executes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_MEMO: ContextVar[dict[Hashable, Any] | None] = ContextVar("governance_batch_memo", default=None)
+
+
+@contextmanager
+def batch_memo(preset: dict[Hashable, Any] | None = None) -> Iterator[None]:
+    token = _MEMO.set(dict(preset or {}))
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def memoized(key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`, remembered under `key` while a batch memo is open."""
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    value: T = memo[key]
+    return value
