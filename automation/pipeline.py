@@ -20,7 +20,7 @@ from automation.dispatch import DispatchInput, dispatch_decide_many, dispatch_pr
 from automation.models import TriagePrediction, TriageRule
 from automation.rules import Firing, action_field, choice_names, facts_for, rules_run
 from automation.services import triage_predict_many
-from governance.kinds import KINDS, ticket_field_value
+from governance.kinds import KINDS, names_cached, ticket_field_value
 from governance.models import Action
 from governance.services import Proposal, actions_propose
 from tickets.models import Priority, Queue, Ticket, TicketEvent, TicketType
@@ -52,6 +52,11 @@ class _Planned:
 def pipeline_run_many(*, ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
     """The pipeline for a batch of tickets: predictions are made per model in one batch and
     every proposal goes to the gate in one `actions_propose` call."""
+    with names_cached():  # rule sentences name types, queues and technicians
+        return _run_many(ticket_ids)
+
+
+def _run_many(ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
     tickets = list(
         Ticket.objects.select_related("type", "queue", "client", "contact")
         .prefetch_related("assets", "tags")

@@ -7,9 +7,11 @@
    then measures batch predictions per second on the other 20% and the p95 latency of one
    ticket at a time. Accuracy is for `evaluate_triage --cv 5`, not this bench.
 2. Pipeline (needs DATABASE_URL=postgres://…; `make bench` starts one): in a fresh database,
-   seeds the demo MSP, trains the three targets with `train_triage`'s function, then runs the
-   pipeline (predict, record, propose to the gate) on BENCH_PIPELINE_TICKETS open tickets
-   and reports tickets per second.
+   seeds the demo MSP and its triage rules, trains the three targets with `train_triage`'s
+   function, then runs rules, triage and dispatch with every proposal through the gate on
+   BENCH_PIPELINE_TICKETS new tickets twice: in batches of 100 in this process (a warm
+   worker), and end to end through intake's hook and a django-q2 cluster (Q_WORKERS
+   workers, ORM broker) from the commit that queues them to the last task's success.
 
 The last line of output is one JSON object.
 """
@@ -34,6 +36,7 @@ DATASET = Path(
     )
 )
 SINGLE_SAMPLES = 300
+PIPELINE_TASK = "automation.tasks.pipeline_run_batch"
 
 
 def classifier_speed() -> dict[str, Any]:
@@ -81,6 +84,7 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
     from django.db.models import Count
     from django.utils import timezone
 
+    from automation.demo import seed_rules_demo
     from automation.pipeline import pipeline_run_many
     from automation.services import triage_model_train
     from governance.models import Action
@@ -91,6 +95,7 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
     call_command("migrate", verbosity=0)
     now = timezone.now().replace(minute=0, second=0, microsecond=0)
     seed_demo(seed=7, tickets=15_000, months=6, now=now, progress=sys.stderr.isatty())
+    seed_rules_demo()
     trained = {}
     for target in ("type", "priority", "queue"):
         model = triage_model_train(target=target)
@@ -99,25 +104,89 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
             "seconds": model.train_seconds,
             "holdout": model.metrics,
         }
-    # Open tickets first; then recent ones reopened to open for the measurement's size.
-    ids = list(Ticket.objects.order_by("-opened_at").values_list("id", flat=True)[:tickets])
-    Ticket.objects.filter(id__in=ids).update(status=Ticket.Status.NEW)
+    # The most recent tickets, reopened as new and unassigned: half run in this process
+    # (a warm worker's batches), half go through intake's hook and the django-q2 cluster.
+    ids = list(Ticket.objects.order_by("-opened_at").values_list("id", flat=True)[: 2 * tickets])
+    Ticket.objects.filter(id__in=ids).update(status=Ticket.Status.NEW, assignee=None)
+    direct, background = ids[:tickets], ids[tickets:]
+    pipeline_run_many(ticket_ids=direct[:100])  # load the three models, as a warm worker has
     started = time.perf_counter()
-    proposals = 0
-    for start in range(0, len(ids), 100):
-        batch = pipeline_run_many(ticket_ids=ids[start : start + 100])
-        proposals += sum(len(actions) for actions in batch.values())
-    seconds = time.perf_counter() - started
-    return {
+    for start in range(100, len(direct), 100):
+        pipeline_run_many(ticket_ids=direct[start : start + 100])
+    direct_seconds = time.perf_counter() - started
+    result = {
         "trained": trained,
-        "pipeline_tickets": len(ids),
-        "pipeline_seconds": round(seconds, 2),
-        "pipeline_tickets_per_second": round(len(ids) / seconds, 1),
-        "proposals": proposals,
-        "proposal_statuses": dict(
-            Action.objects.values_list("status").annotate(count=Count("id")).order_by()
-        ),
+        "rules": 4,
+        "direct_tickets": len(direct) - 100,
+        "direct_seconds": round(direct_seconds, 2),
+        "direct_tickets_per_second": round((len(direct) - 100) / direct_seconds, 1),
+        **_through_the_cluster(background),
     }
+    result["proposals"] = dict(
+        Action.objects.values_list("kind").annotate(count=Count("id")).order_by()
+    )
+    result["proposal_statuses"] = dict(
+        Action.objects.values_list("status").annotate(count=Count("id")).order_by()
+    )
+    return result
+
+
+def _through_the_cluster(ids: list[int]) -> dict[str, Any]:
+    """Intake's hook queues pipeline tasks (100 tickets each); a `qcluster` with the
+    configured workers runs them. Timed from the commit that queues them to the last task's
+    success, after a warm-up batch per worker has loaded the models."""
+    from django.db import transaction
+    from django_q.models import Task
+
+    from tickets.signals import tickets_arrived_send
+
+    workers = int(os.environ.get("Q_WORKERS", "2"))
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        warm, measured = ids[: 20 * workers], ids[20 * workers :]
+        _queue_and_wait(warm, batch=20, send=tickets_arrived_send)
+        tasks_before = Task.objects.filter(func=PIPELINE_TASK).count()
+        started = time.perf_counter()
+        with transaction.atomic():
+            tickets_arrived_send(measured)
+        _wait_for(tasks_before + -(-len(measured) // 100))
+        seconds = time.perf_counter() - started
+        failed = Task.objects.filter(func=PIPELINE_TASK, success=False).count()
+    finally:
+        cluster.terminate()
+        cluster.wait(timeout=60)
+    return {
+        "cluster_workers": workers,
+        "cluster_tickets": len(measured),
+        "cluster_seconds": round(seconds, 2),
+        "cluster_tickets_per_second": round(len(measured) / seconds, 1),
+        "cluster_failed_tasks": failed,
+    }
+
+
+def _queue_and_wait(ids: list[int], *, batch: int, send: Any) -> None:
+    from django.db import transaction
+    from django_q.models import Task
+
+    before = Task.objects.filter(func=PIPELINE_TASK).count()
+    with transaction.atomic():
+        for start in range(0, len(ids), batch):
+            send(ids[start : start + batch])
+    _wait_for(before + -(-len(ids) // batch))
+
+
+def _wait_for(task_count: int, timeout: float = 600) -> None:
+    from django_q.models import Task
+
+    deadline = time.monotonic() + timeout
+    while Task.objects.filter(func=PIPELINE_TASK).count() < task_count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the cluster finished fewer than {task_count} tasks")
+        time.sleep(0.05)
 
 
 def main() -> None:
@@ -128,7 +197,7 @@ def main() -> None:
     django.setup()
     result: dict[str, Any] = {"bench": "triage", "classifier": classifier_speed()}
     base_url = os.environ.get("DATABASE_URL", "")
-    tickets = int(os.environ.get("BENCH_PIPELINE_TICKETS", "500"))
+    tickets = int(os.environ.get("BENCH_PIPELINE_TICKETS", "1000"))
     if base_url.startswith(("postgres://", "postgresql://")):
         name = "bench_triage"
         _create_database(base_url, name)

@@ -74,6 +74,32 @@ def policies_for(ticket: Ticket) -> list[AgentPolicy]:
     return memoized(("policies", ticket.type_id, ticket.client_id), lambda: _policies(ticket))
 
 
+def policies_for_pairs(
+    pairs: set[tuple[int | None, int | None]],
+) -> dict[tuple[int | None, int | None], list[AgentPolicy]]:
+    """`policies_for` for many (ticket type, client) pairs from one query."""
+    type_ids = {type_id for type_id, _ in pairs if type_id is not None}
+    client_ids = {client_id for _, client_id in pairs if client_id is not None}
+    candidates = list(
+        AgentPolicy.objects.filter(
+            Q(ticket_type__isnull=True) | Q(ticket_type_id__in=type_ids),
+            Q(client__isnull=True) | Q(client_id__in=client_ids),
+        )
+        .select_related("ticket_type", "client")
+        .prefetch_related("rules")
+    )
+    found = {}
+    for type_id, client_id in pairs:
+        policies = [
+            p
+            for p in candidates
+            if p.ticket_type_id in (None, type_id) and p.client_id in (None, client_id)
+        ]
+        policies.sort(key=lambda p: (p.ticket_type_id is None, p.client_id is None))
+        found[(type_id, client_id)] = policies
+    return found
+
+
 def _policies(ticket: Ticket) -> list[AgentPolicy]:
     scopes = Q(ticket_type__isnull=True) | Q(ticket_type_id=ticket.type_id)
     clients = Q(client__isnull=True) | Q(client_id=ticket.client_id)

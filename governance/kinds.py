@@ -323,9 +323,9 @@ def _clean_staff(value: Any, ticket: Ticket) -> int:
         raise ValidationError("No technician who takes tickets has this id.")
     if ticket.client_id and not (
         staff.all_clients
-        or memoized(
-            ("serves", staff_id, ticket.client_id),
-            staff.clients.filter(id=ticket.client_id).exists,
+        or ticket.client_id
+        in memoized(
+            ("staff_clients", staff_id), lambda: set(staff.clients.values_list("id", flat=True))
         )
     ):
         raise ValidationError(f"{staff.display_name} does not serve this ticket's client.")

@@ -162,7 +162,7 @@ def actions_propose(
     # Verdicts and fingerprints must describe the tickets as stored, not callers' copies.
     fresh = Ticket.objects.select_related("client").in_bulk({t.pk for t, _ in items})
     outcomes: list[Action | ValidationError] = []
-    with batch_memo(_held_preset(fresh)):
+    with batch_memo(_batch_preset(fresh)):
         for ticket, proposal in items:
             try:
                 outcomes.append(_proposed(fresh[ticket.pk], proposal, moment))
@@ -171,10 +171,15 @@ def actions_propose(
     return _record(outcomes, moment)
 
 
-def _held_preset(tickets: dict[int, Ticket]) -> dict[Hashable, Any]:
-    """Whether each ticket is held, read for the whole batch in one query."""
+def _batch_preset(tickets: dict[int, Ticket]) -> dict[Hashable, Any]:
+    """What the verdicts will read, for the whole batch in a few queries: whether each ticket
+    is held, and the policies for each ticket type and client in it."""
     held = set(AgentHold.objects.filter(ticket_id__in=tickets).values_list("ticket_id", flat=True))
-    return {("held", ticket_id): ticket_id in held for ticket_id in tickets}
+    preset: dict[Hashable, Any] = {("held", pk): pk in held for pk in tickets}
+    pairs = {(t.type_id, t.client_id) for t in tickets.values()}
+    for (type_id, client_id), policies in gate.policies_for_pairs(pairs).items():
+        preset[("policies", type_id, client_id)] = policies
+    return preset
 
 
 def _proposed(ticket: Ticket, proposal: Proposal, moment: dt.datetime) -> Action:
