@@ -71,6 +71,7 @@ def _run_many(ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
     planned: list[_Planned] = []
     firings: list[tuple[Ticket, Firing]] = []
     to_dispatch: list[DispatchInput] = []
+    awaiting = _awaiting_dispatch([ticket.id for ticket in tickets])
     for ticket in tickets:
         ticket_firings = rules_run(rules, facts[ticket.id], names)
         for firing in ticket_firings:
@@ -87,7 +88,7 @@ def _run_many(ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
             if proposal is not None:
                 planned.append(_Planned(ticket, proposal))
                 decided[prediction.target] = next(iter(proposal.params.values()))
-        if "assignee" not in decided:
+        if "assignee" not in decided and ticket.id not in awaiting:
             to_dispatch.append(_dispatch_input(ticket, decided))
     decisions = dispatch_decide_many(to_dispatch, now=timezone.now()) if to_dispatch else {}
     planned += [
@@ -120,6 +121,19 @@ def _rule_decisions(firings: list[Firing]) -> dict[str, Any]:
         for firing in firings
         for action in firing.actions
     }
+
+
+def _awaiting_dispatch(ticket_ids: list[int]) -> set[int]:
+    """Tickets whose earlier dispatch proposal is still open: re-running the pipeline (a
+    re-sync, a requester's reply) must not pile up a second choice beside it."""
+    return set(
+        Action.objects.filter(
+            ticket_id__in=ticket_ids,
+            kind="assign",
+            proposer_name__startswith="dispatch-",
+            status__in=(*Action.OPEN_STATUSES, Action.Status.SUGGESTED, Action.Status.SHADOW),
+        ).values_list("ticket_id", flat=True)
+    )
 
 
 def _dispatch_input(ticket: Ticket, decided: dict[str, Any]) -> DispatchInput:

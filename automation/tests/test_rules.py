@@ -483,3 +483,26 @@ def test_dispatch_follows_the_queue_a_rule_decided_unless_a_rule_assigned(world:
     )
     assigned = [a for a in pipeline_run(ticket_id=world.ticket.id) if a.kind == "assign"]
     assert [a.proposer_name for a in assigned] == ["Sign-in to insider"]
+
+
+@pytest.mark.django_db
+def test_an_open_dispatch_proposal_is_not_joined_by_a_second_choice(world: World) -> None:
+    from governance.services import action_reject
+
+    policy_with(world, assign="approval")
+    StaffMember.objects.filter(pk__in=[world.manager.pk, world.owner.pk]).update(
+        takes_tickets=False
+    )
+    other = make_staff("second", StaffMember.Role.TECHNICIAN, clients=[world.client])
+    [first] = [a for a in pipeline_run(ticket_id=world.ticket.id) if a.kind == "assign"]
+    busy = first.params["assignee"]
+    free = other.id if busy != other.id else world.tech_in.id
+    # The first choice gets busy (past their capacity): while their proposal is open, a
+    # re-run proposes nobody else.
+    for number in range(20):
+        make_ticket(world.client, summary="x", external_id=f"L{number}", assignee_id=busy)
+    assert [a for a in pipeline_run(ticket_id=world.ticket.id) if a.kind == "assign"] == []
+    # Once a technician rejects it, dispatch chooses again — now the free technician.
+    action_reject(action=first, staff=world.manager, reason="Too busy this week.")
+    [second] = [a for a in pipeline_run(ticket_id=world.ticket.id) if a.kind == "assign"]
+    assert second.params["assignee"] == free
