@@ -154,7 +154,9 @@ def allowed_kinds(ticket: Ticket) -> list[str]:
 
 def ticket_held(ticket_id: int) -> bool:
     """Whether a technician has taken the ticket over (the agent must not act on it)."""
-    return memoized(("held", ticket_id), AgentHold.objects.filter(ticket_id=ticket_id).exists)
+    return memoized(
+        ("held", ticket_id), lambda: AgentHold.objects.filter(ticket_id=ticket_id).exists()
+    )
 
 
 def kill_switch_reason(client_id: int | None) -> str | None:

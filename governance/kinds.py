@@ -298,7 +298,8 @@ def kind_get(key: str) -> ActionKind:
 def _clean_ticket_type(value: Any, ticket: Ticket) -> int:
     type_id = _as_id(value)
     exists = memoized(
-        ("ticket_type", type_id), TicketType.objects.filter(id=type_id, is_active=True).exists
+        ("ticket_type", type_id),
+        lambda: TicketType.objects.filter(id=type_id, is_active=True).exists(),
     )
     if not exists:
         raise ValidationError("No active ticket type has this id.")
@@ -307,7 +308,9 @@ def _clean_ticket_type(value: Any, ticket: Ticket) -> int:
 
 def _clean_queue(value: Any, ticket: Ticket) -> int:
     queue_id = _as_id(value)
-    exists = memoized(("queue", queue_id), Queue.objects.filter(id=queue_id, is_active=True).exists)
+    exists = memoized(
+        ("queue", queue_id), lambda: Queue.objects.filter(id=queue_id, is_active=True).exists()
+    )
     if not exists:
         raise ValidationError("No active queue has this id.")
     return queue_id
@@ -317,7 +320,11 @@ def _clean_staff(value: Any, ticket: Ticket) -> int:
     staff_id = _as_id(value)
     staff = memoized(
         ("staff", staff_id),
-        StaffMember.objects.select_related("user").filter(id=staff_id, takes_tickets=True).first,
+        lambda: (
+            StaffMember.objects.select_related("user")
+            .filter(id=staff_id, takes_tickets=True)
+            .first()
+        ),
     )
     if staff is None:
         raise ValidationError("No technician who takes tickets has this id.")
