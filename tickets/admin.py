@@ -73,6 +73,7 @@ class TicketTypeAdmin(admin.ModelAdmin[models.TicketType]):
     list_filter = ["is_quick_win", "is_active"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["skills"]
     inlines = [TicketSubtypeInline]
 
 
@@ -107,6 +108,13 @@ class SkillAdmin(admin.ModelAdmin[models.Skill]):
     search_fields = ["name"]
 
 
+@admin.register(models.Tag)
+class TagAdmin(admin.ModelAdmin[models.Tag]):
+    list_display = ["name", "slug"]
+    search_fields = ["name"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
 class ShiftInline(admin.TabularInline[models.Shift, models.StaffMember]):
     model = models.Shift
     extra = 0
@@ -114,7 +122,14 @@ class ShiftInline(admin.TabularInline[models.Shift, models.StaffMember]):
 
 @admin.register(models.StaffMember)
 class StaffMemberAdmin(admin.ModelAdmin[models.StaffMember]):
-    list_display = ["display_name", "role", "all_clients", "hourly_cost", "takes_tickets"]
+    list_display = [
+        "display_name",
+        "role",
+        "all_clients",
+        "hourly_cost",
+        "takes_tickets",
+        "capacity",
+    ]
     list_filter = ["role", "all_clients", "takes_tickets"]
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     filter_horizontal = ["clients", "skills", "queues"]

@@ -1,5 +1,6 @@
-"""`python manage.py run_pipeline`: triage open tickets and propose their changes to the gate
-(for a backfill after training; new tickets go through the pipeline task as they arrive)."""
+"""`python manage.py run_pipeline`: rules, triage and dispatch on open tickets, proposing their
+changes to the gate (a backfill after training or after writing rules; new tickets go through
+the pipeline task as they arrive)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ BATCH = 200
 
 
 class Command(BaseCommand):
-    help = "Runs triage on open tickets (newest first) and proposes changes to the gate."
+    help = (
+        "Runs the pipeline (rules, triage, dispatch) on open tickets, newest first, and "
+        "proposes changes to the gate."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--limit", type=int, default=500, help="At most this many (500).")
@@ -25,8 +29,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not active_models():
-            self.stdout.write("No trained triage model: run `python manage.py train_triage`.")
-            return
+            self.stdout.write(
+                "No trained triage model (`python manage.py train_triage` makes one): "
+                "running rules and dispatch only."
+            )
         ids = list(
             Ticket.objects.filter(status__in=Ticket.OPEN_STATUSES)
             .order_by("-opened_at")
@@ -34,9 +40,9 @@ class Command(BaseCommand):
         )
         proposed = 0
         show = not options["no_progress"] and sys.stderr.isatty()
-        with tqdm(total=len(ids), desc="Triage", unit="ticket", disable=not show) as bar:
+        with tqdm(total=len(ids), desc="Pipeline", unit="ticket", disable=not show) as bar:
             for start in range(0, len(ids), BATCH):
                 batch = ids[start : start + BATCH]
                 proposed += sum(map(len, pipeline_run_many(ticket_ids=batch).values()))
                 bar.update(len(batch))
-        self.stdout.write(f"Triaged {len(ids):,} open tickets: {proposed:,} proposals.")
+        self.stdout.write(f"Ran the pipeline on {len(ids):,} open tickets: {proposed:,} proposals.")
