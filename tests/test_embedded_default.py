@@ -40,6 +40,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
         ["migrate", "--noinput"],
         ["seed_demo", "--tickets", "300", "--no-progress"],
         ["seed_governance_demo", "--pending", "10", "--history", "50"],
+        ["seed_automation_demo"],
     ):
         subprocess.run(manage + args, cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
@@ -99,6 +100,45 @@ def test_every_demo_role_signs_in_and_sees_its_pages(embedded: tuple[str, dict[s
     assert first_id is not None
     detail = manager.open(f"{base}/tickets/{first_id.group(1)}/").read().decode()
     assert "Timeline" in detail and "Created" in detail
+
+
+@pytest.mark.smoke
+def test_rules_dispatch_and_the_pipeline_on_the_embedded_default(
+    embedded: tuple[str, dict[str, str]],
+) -> None:
+    base, env = embedded
+    manager = _sign_in(base, "manager")
+    assert "Backup failures to the NOC" in manager.open(base + "/rules/").read().decode()
+    assert "Default" in manager.open(base + "/dispatch/").read().decode()
+    create = (
+        "from django.utils import timezone\n"
+        "from tickets.models import Client, Ticket\n"
+        "t = Ticket.objects.create(source='api', external_id='smoke-1', opened_at=timezone.now(),"
+        " summary='Backup job failed on NAS01', client=Client.objects.order_by('id').first())\n"
+        "print('TICKET', t.id)\n"
+    )
+    made = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", create],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    ticket_id = re.search(r"TICKET (\d+)", made.stdout)
+    assert ticket_id is not None
+    done = subprocess.run(
+        [sys.executable, "manage.py", "run_pipeline", "--limit", "50", "--no-progress"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert re.search(r"Ran the pipeline on \d+ open tickets: [1-9][\d,]* proposals", done.stdout)
+    detail = manager.open(f"{base}/tickets/{ticket_id.group(1)}/").read().decode()
+    assert "Rule “Backup failures to the NOC” matched" in detail
+    assert "Assign technician" in detail  # dispatch proposed someone
 
 
 @pytest.mark.smoke
