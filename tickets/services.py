@@ -70,6 +70,20 @@ class Actor:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def _actor_event(ticket: Ticket, actor: Actor, kind: str, **fields: Any) -> TicketEvent:
+    """An event recorded against `actor`, with the actor's data merged into the event's."""
+    data = {**fields.pop("data", {}), **actor.data}
+    return ticket_event_record(
+        ticket=ticket,
+        kind=kind,
+        actor_kind=actor.kind,
+        actor_staff=actor.staff,
+        actor_name=actor.name,
+        data=data,
+        **fields,
+    )
+
+
 def ticket_add_note(*, ticket: Ticket, staff: StaffMember, body: str, public: bool) -> TicketEvent:
     """A technician's internal note, or (public) a reply to the requester.
 
@@ -88,15 +102,8 @@ def ticket_message_add(*, ticket: Ticket, actor: Actor, body: str, public: bool)
         raise ValidationError({"body": limit})
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        event = ticket_event_record(
-            ticket=locked,
-            kind=TicketEvent.Kind.REPLY if public else TicketEvent.Kind.NOTE,
-            actor_kind=actor.kind,
-            actor_staff=actor.staff,
-            actor_name=actor.name,
-            body=text,
-            data=dict(actor.data),
-        )
+        kind = TicketEvent.Kind.REPLY if public else TicketEvent.Kind.NOTE
+        event = _actor_event(locked, actor, kind, body=text)
         if public and locked.first_response_at is None:
             locked.first_response_at = event.occurred_at
             locked.save(update_fields=["first_response_at", "updated_at"])
@@ -138,19 +145,16 @@ def ticket_change(
             previous[name] = old
             setattr(ticket, attname, value)
             update_fields.append(attname)
-            ticket_event_record(
-                ticket=ticket,
-                kind=_FIELD_EVENTS[name],
-                actor_kind=actor.kind,
-                actor_staff=actor.staff,
-                actor_name=actor.name,
+            _actor_event(
+                ticket,
+                actor,
+                _FIELD_EVENTS[name],
                 old_value=_field_code(name, old),
                 new_value=_field_code(name, value),
                 data={
                     "field": name,
                     "old_label": _field_words(name, old),
                     "new_label": _field_words(name, value),
-                    **actor.data,
                 },
                 occurred_at=moment,
             )
@@ -218,14 +222,8 @@ def ticket_tag_add(*, ticket_id: int, actor: Actor, name: str) -> bool:
         if ticket.tags.filter(pk=tag.pk).exists():
             return False
         ticket.tags.add(tag)
-        ticket_event_record(
-            ticket=ticket,
-            kind=TicketEvent.Kind.TAGGED,
-            actor_kind=actor.kind,
-            actor_staff=actor.staff,
-            actor_name=actor.name,
-            new_value=tag.slug,
-            data={"tag": tag.name, **actor.data},
+        _actor_event(
+            ticket, actor, TicketEvent.Kind.TAGGED, new_value=tag.slug, data={"tag": tag.name}
         )
     return True
 
@@ -272,12 +270,10 @@ def _sla_save(ticket: Ticket, actor: Actor, previous: dict[str, str | None]) -> 
     if new == previous:
         return
     ticket.save(update_fields=["sla_response_due_at", "sla_resolution_due_at", "updated_at"])
-    ticket_event_record(
-        ticket=ticket,
-        kind=TicketEvent.Kind.SLA_CHANGED,
-        actor_kind=actor.kind,
-        actor_staff=actor.staff,
-        actor_name=actor.name,
+    _actor_event(
+        ticket,
+        actor,
+        TicketEvent.Kind.SLA_CHANGED,
         old_value=previous["sla_resolution_due_at"] or "",
         new_value=new["sla_resolution_due_at"] or "",
         data={
@@ -285,7 +281,6 @@ def _sla_save(ticket: Ticket, actor: Actor, previous: dict[str, str | None]) -> 
             "new": new,
             "old_label": _due_words(previous["sla_resolution_due_at"]),
             "new_label": _due_words(new["sla_resolution_due_at"]),
-            **actor.data,
         },
     )
 

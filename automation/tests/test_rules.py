@@ -10,10 +10,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from automation.models import TriageModel, TriageRule
-from automation.pipeline import pipeline_run, pipeline_run_many
+from automation.pipeline import pipeline_run
 from automation.rule_services import RuleInput, rule_create, rule_move, rule_save
 from automation.rules import facts_for, rule_validate, rules_run
 from automation.services import triage_model_train
+from automation.tests.helpers import triage_run
 from automation.tests.test_triage import _history
 from governance.models import Action
 from governance.tests.helpers import policy_with
@@ -21,25 +22,6 @@ from tests.fixtures import World, make_staff, make_ticket
 from tickets.models import Asset, Client, Queue, StaffMember, Tag, Ticket, TicketEvent
 
 UTC = dt.UTC
-
-
-def _by_dispatch(action: Any) -> bool:
-    return bool(action.proposer_name.startswith("dispatch-"))
-
-
-def _triage_run(*, ticket_id: int) -> list[Any]:
-    """The pipeline's proposals other than dispatch's (tested in test_dispatch*.py)."""
-
-    return [
-        a for a in pipeline_run(ticket_id=ticket_id) if not a.proposer_name.startswith("dispatch-")
-    ]
-
-
-def _triage_run_many(*, ticket_ids: list[int]) -> dict[int, list[Any]]:
-    return {
-        ticket_id: [a for a in actions if not _by_dispatch(a)]
-        for ticket_id, actions in pipeline_run_many(ticket_ids=ticket_ids).items()
-    }
 
 
 def _rule(
@@ -284,7 +266,7 @@ def test_a_rule_proposes_through_the_gate_and_is_on_the_timeline(world: World) -
         [_c("summary", "contains", "sign in")],
         [PRIORITY_HIGH, {"kind": "add_tag", "params": {"tag": "Sign-in"}}],
     )
-    actions = _triage_run(ticket_id=world.ticket.id)
+    actions = triage_run(ticket_id=world.ticket.id)
     by_kind = {a.kind: a for a in actions}
     assert set(by_kind) == {"set_priority", "add_tag"}
     priority = by_kind["set_priority"]
@@ -315,7 +297,7 @@ def test_a_rule_proposes_through_the_gate_and_is_on_the_timeline(world: World) -
     )
 
     # Running again changes nothing: no new proposals, no second firing.
-    again = _triage_run(ticket_id=world.ticket.id)
+    again = triage_run(ticket_id=world.ticket.id)
     assert sorted(a.id for a in again) == sorted(a.id for a in actions)
     assert (
         TicketEvent.objects.filter(ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED).count()
@@ -337,7 +319,7 @@ def test_a_rules_decision_replaces_the_classifiers(world: World) -> None:
     ticket = make_ticket(
         world.client, summary="printer toner empty and a paper jam", external_id="P-9"
     )
-    [by_model] = _triage_run(ticket_id=ticket.id)
+    [by_model] = triage_run(ticket_id=ticket.id)
     assert by_model.proposer_kind == Action.Proposer.MODEL
     _rule(
         world,
@@ -348,7 +330,7 @@ def test_a_rules_decision_replaces_the_classifiers(world: World) -> None:
     other = make_ticket(
         world.client, summary="printer toner empty and a paper jam", external_id="P-10"
     )
-    [by_rule] = _triage_run(ticket_id=other.id)
+    [by_rule] = triage_run(ticket_id=other.id)
     assert by_rule.proposer_kind == Action.Proposer.RULE
     assert by_rule.params == {"ticket_type": types["network"].id}
 
@@ -361,7 +343,7 @@ def test_an_assignment_the_gate_refuses_is_recorded_with_the_reason(world: World
         [_c("summary", "contains", "sign in")],
         [{"kind": "assign", "params": {"assignee": world.tech_out.id}}],
     )
-    assert _triage_run(ticket_id=world.ticket.id) == []
+    assert triage_run(ticket_id=world.ticket.id) == []
     [fired] = TicketEvent.objects.filter(ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED)
     assert "does not serve this ticket's client" in fired.body
 
@@ -371,7 +353,7 @@ def test_an_edited_rule_fires_again_as_its_new_version(world: World) -> None:
     policy_with(world, set_sla="autonomous")
     sla = {"kind": "set_sla", "params": {"resolution_minutes": 240, "response_minutes": 30}}
     rule = _rule(world, "Fast SLA", [], [sla])
-    [first] = _triage_run(ticket_id=world.ticket.id)
+    [first] = triage_run(ticket_id=world.ticket.id)
     from governance.gate import action_execute
 
     action_execute(action_id=first.id)
@@ -387,7 +369,7 @@ def test_an_edited_rule_fires_again_as_its_new_version(world: World) -> None:
         False,
     )
     rule_save(staff=world.manager, rule=rule, data=data, expected_version=1)
-    [second] = _triage_run(ticket_id=world.ticket.id)
+    [second] = triage_run(ticket_id=world.ticket.id)
     assert second.id != first.id and second.dedupe_key == f"rule:{rule.id}:v2:sla"
     assert (
         TicketEvent.objects.filter(ticket=world.ticket, kind=TicketEvent.Kind.RULE_MATCHED).count()
@@ -398,7 +380,7 @@ def test_an_edited_rule_fires_again_as_its_new_version(world: World) -> None:
 @pytest.mark.django_db
 def test_inactive_rules_do_not_run(world: World) -> None:
     _rule(world, "Off", [], [PRIORITY_HIGH], is_active=False)
-    assert _triage_run(ticket_id=world.ticket.id) == []
+    assert triage_run(ticket_id=world.ticket.id) == []
     assert not TicketEvent.objects.filter(kind=TicketEvent.Kind.RULE_MATCHED).exists()
 
 
@@ -412,9 +394,9 @@ def test_assignment_rule_for_a_technician_in_scope(world: World) -> None:
         [_c("client", "in", [str(world.client.id)])],
         [{"kind": "assign", "params": {"assignee": helper.id}}],
     )
-    [action] = _triage_run(ticket_id=world.ticket.id)
+    [action] = triage_run(ticket_id=world.ticket.id)
     assert action.kind == "assign" and action.status == Action.Status.PROPOSED
-    assert _triage_run(ticket_id=world.other_ticket.id) == []
+    assert triage_run(ticket_id=world.other_ticket.id) == []
 
 
 @pytest.mark.django_db

@@ -8,15 +8,14 @@ import json
 import random
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from automation.classifier import NotEnoughHistory, classifier_train, clean_text
 from automation.models import TriageModel, TriagePrediction
-from automation.pipeline import pipeline_run, pipeline_run_many
 from automation.services import triage_model_train, triage_predict
+from automation.tests.helpers import triage_run, triage_run_many
 from tests.fixtures import World, make_ticket
 from tickets.models import Ticket, TicketType
 
@@ -25,25 +24,6 @@ VOCABULARY = {
     "printing": ["printer", "toner", "paper jam", "print queue", "spooler", "scanner"],
     "network": ["vpn", "wifi", "network", "switch", "latency", "dns"],
 }
-
-
-def _by_dispatch(action: Any) -> bool:
-    return bool(action.proposer_name.startswith("dispatch-"))
-
-
-def _triage_run(*, ticket_id: int) -> list[Any]:
-    """The pipeline's proposals other than dispatch's (tested in test_dispatch*.py)."""
-
-    return [
-        a for a in pipeline_run(ticket_id=ticket_id) if not a.proposer_name.startswith("dispatch-")
-    ]
-
-
-def _triage_run_many(*, ticket_ids: list[int]) -> dict[int, list[Any]]:
-    return {
-        ticket_id: [a for a in actions if not _by_dispatch(a)]
-        for ticket_id, actions in pipeline_run_many(ticket_ids=ticket_ids).items()
-    }
 
 
 def _sentence(rng: random.Random, words: list[str]) -> str:
@@ -218,12 +198,12 @@ def test_the_pipeline_proposes_what_would_change_once(world: World) -> None:
         type=world.ticket_type,  # filed under the wrong type
     )
 
-    [action] = _triage_run(ticket_id=fresh.id)
+    [action] = triage_run(ticket_id=fresh.id)
     assert action.kind == "set_type" and action.params == {"ticket_type": types["printing"].id}
     assert action.status == Action.Status.PROPOSED
     assert action.model_version.startswith("triage-type-") and action.confidence is not None
     assert "Classifier scores" in str(action.evidence)
-    again = _triage_run(ticket_id=fresh.id)
+    again = triage_run(ticket_id=fresh.id)
     assert [a.id for a in again] == [action.id]
     assert TriagePrediction.objects.filter(ticket=fresh).count() == 1
 
@@ -236,11 +216,11 @@ def test_the_pipeline_leaves_a_right_ticket_and_a_closed_one_alone(world: World)
     right = make_ticket(
         world.client, summary="vpn dns latency", external_id="R-1", type=types["network"]
     )
-    assert _triage_run(ticket_id=right.id) == []
+    assert triage_run(ticket_id=right.id) == []
     closed = make_ticket(
         world.client, summary="printer jam", external_id="R-2", status=Ticket.Status.CLOSED
     )
-    assert _triage_run(ticket_id=closed.id) == []
+    assert triage_run(ticket_id=closed.id) == []
 
 
 @pytest.mark.django_db
@@ -252,12 +232,12 @@ def test_a_batch_predicts_each_ticket_once_per_model(world: World) -> None:
         make_ticket(world.client, summary=text, external_id=f"B-{n}", type=world.ticket_type)
         for n, text in enumerate(["printer toner jam", "vpn dns down", "password expired"])
     ]
-    first = _triage_run_many(ticket_ids=[t.id for t in tickets])
+    first = triage_run_many(ticket_ids=[t.id for t in tickets])
     proposed = {t.id: [a.params for a in first[t.id]] for t in tickets}
     assert proposed[tickets[0].id] == [{"ticket_type": types["printing"].id}]
     assert proposed[tickets[1].id] == [{"ticket_type": types["network"].id}]
     assert proposed[tickets[2].id] == []  # already the right type
-    again = _triage_run_many(ticket_ids=[t.id for t in tickets])
+    again = triage_run_many(ticket_ids=[t.id for t in tickets])
     assert {t.id: [a.id for a in again[t.id]] for t in tickets} == {
         t.id: [a.id for a in first[t.id]] for t in tickets
     }
