@@ -195,6 +195,7 @@ class SlaExecutor(Executor):
 
 def register_ticket_executors() -> None:
     executor_register("set_type", FieldExecutor("type", "ticket_type"))
+    executor_register("set_subtype", FieldExecutor("subtype", "subtype"))
     executor_register("set_priority", FieldExecutor("priority", "priority"))
     executor_register("set_queue", FieldExecutor("queue", "queue"))
     executor_register("assign", FieldExecutor("assignee", "assignee"))

@@ -7,7 +7,7 @@ from django.conf import settings
 from automation.classifier import ticket_text
 from automation.llm import llm_classify, llm_enabled
 from automation.models import TriageModel, TriagePrediction
-from tickets.models import Priority, Queue, Ticket, TicketType
+from tickets.models import Priority, Queue, Ticket, TicketSubtype, TicketType
 
 
 def triage_taxonomy() -> dict[str, list[str]]:
@@ -18,6 +18,12 @@ def triage_taxonomy() -> dict[str, list[str]]:
             .order_by("slug")
             .values_list("slug", flat=True)
         ),
+        TriageModel.Target.SUBTYPE.value: [
+            f"{type_slug}/{name}"
+            for type_slug, name in TicketSubtype.objects.filter(type__is_active=True)
+            .order_by("type__slug", "name")
+            .values_list("type__slug", "name")
+        ],
         TriageModel.Target.PRIORITY.value: [str(value) for value in Priority.values],
         TriageModel.Target.QUEUE.value: list(
             Queue.objects.filter(is_active=True).order_by("slug").values_list("slug", flat=True)

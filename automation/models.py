@@ -15,6 +15,7 @@ class TriageModel(models.Model):
 
     class Target(models.TextChoices):
         TYPE = "type", "Ticket type"
+        SUBTYPE = "subtype", "Ticket subtype"
         PRIORITY = "priority", "Priority"
         QUEUE = "queue", "Queue"
 

@@ -19,15 +19,16 @@ from django.utils import timezone
 from automation.dispatch import DispatchInput, dispatch_decide_many, dispatch_proposal
 from automation.models import TriagePrediction, TriageRule
 from automation.rules import Firing, action_field, choice_names, facts_for, rules_run
-from automation.services import triage_predict_many
+from automation.services import subtype_label, triage_predict_many
 from governance.kinds import KINDS, names_cached, ticket_field_value
 from governance.models import Action
 from governance.services import Proposal, actions_propose
-from tickets.models import Priority, Queue, Ticket, TicketEvent, TicketType
+from tickets.models import Priority, Queue, Ticket, TicketEvent, TicketSubtype, TicketType
 
 # target -> (action kind, its parameter)
 TARGET_ACTIONS = {
     "type": ("set_type", "ticket_type"),
+    "subtype": ("set_subtype", "subtype"),
     "priority": ("set_priority", "priority"),
     "queue": ("set_queue", "queue"),
 }
@@ -81,9 +82,13 @@ def _run_many(ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
                 for action in firing.actions
             ]
         decided = _rule_decisions(ticket_firings)
-        for prediction in predictions[ticket.id]:
+        for prediction in _ordered(predictions[ticket.id]):
             if prediction.target in decided:
                 continue  # a manager's rule decided this field
+            if prediction.target == "subtype" and decided.get("type", ticket.type_id) != (
+                ticket.type_id
+            ):
+                continue  # the type is changing: its subtype waits for the new type
             proposal = _prediction_proposal(ticket, prediction, label_ids)
             if proposal is not None:
                 planned.append(_Planned(ticket, proposal))
@@ -226,11 +231,20 @@ def _prediction_proposal(
     )
 
 
+def _ordered(predictions: list[TriagePrediction]) -> list[TriagePrediction]:
+    """The type before its subtype: a subtype is proposed only under an unchanged type."""
+    return sorted(predictions, key=lambda p: p.target != "type")
+
+
 def _label_ids() -> dict[str, dict[str, int]]:
     """Predicted labels to the ids actions take, loaded once per batch: active type and queue
-    slugs, and the priority numbers."""
+    slugs, subtypes by type slug and name, and the priority numbers."""
+    subtypes = TicketSubtype.objects.filter(type__is_active=True).values_list(
+        "type__slug", "name", "id"
+    )
     return {
         "type": dict(TicketType.objects.filter(is_active=True).values_list("slug", "id")),
+        "subtype": {subtype_label(slug, name): pk for slug, name, pk in subtypes},
         "queue": dict(Queue.objects.filter(is_active=True).values_list("slug", "id")),
         "priority": {str(value): value for value in Priority.values},
     }

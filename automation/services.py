@@ -30,6 +30,9 @@ HISTORY_DAYS = 365
 # target -> the label a finished ticket teaches
 _LABELS: dict[str, Callable[[Ticket], str | None]] = {
     TriageModel.Target.TYPE: lambda t: t.type.slug if t.type else None,
+    TriageModel.Target.SUBTYPE: lambda t: (
+        subtype_label(t.type.slug, t.subtype.name) if t.type and t.subtype else None
+    ),
     TriageModel.Target.PRIORITY: lambda t: str(t.priority),
     TriageModel.Target.QUEUE: lambda t: t.queue.slug if t.queue else None,
 }
@@ -43,9 +46,18 @@ def _history(target: str, now: dt.datetime) -> QuerySet[Ticket]:
     )
     if target == TriageModel.Target.TYPE:
         tickets = tickets.filter(type__isnull=False).select_related("type")
+    elif target == TriageModel.Target.SUBTYPE:
+        tickets = tickets.filter(subtype__isnull=False).select_related("type", "subtype")
     elif target == TriageModel.Target.QUEUE:
         tickets = tickets.filter(queue__isnull=False).select_related("queue")
-    return tickets.only("summary", "description", "priority", "type__slug", "queue__slug")
+    return tickets.only(
+        "summary", "description", "priority", "type__slug", "subtype__name", "queue__slug"
+    )
+
+
+def subtype_label(type_slug: str, subtype_name: str) -> str:
+    """A subtype as the classifier names it: unique across types, stable across retrains."""
+    return f"{type_slug}/{subtype_name}"
 
 
 def training_set(target: str, *, now: dt.datetime | None = None) -> Dataset:

@@ -18,7 +18,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from governance.memo import memoized
-from tickets.models import Contact, Priority, Queue, StaffMember, Ticket, TicketType
+from tickets.models import (
+    Contact,
+    Priority,
+    Queue,
+    StaffMember,
+    Ticket,
+    TicketSubtype,
+    TicketType,
+)
 
 
 class Mode:
@@ -87,6 +95,17 @@ KINDS: dict[str, ActionKind] = {
             sentence="set the type of ticket {ticket} to {ticket_type}",
             plan="set the type of ticket {ticket} to {ticket_type}",
             field_name="type",
+        ),
+        ActionKind(
+            "set_subtype",
+            "Set ticket subtype",
+            "low",
+            Mode.SUGGEST,
+            (Param("subtype", "Subtype", "subtype"),),
+            undoable=True,
+            sentence="set the subtype of ticket {ticket} to {subtype}",
+            plan="set the subtype of ticket {ticket} to {subtype}",
+            field_name="subtype",
         ),
         ActionKind(
             "set_priority",
@@ -306,6 +325,21 @@ def _clean_ticket_type(value: Any, ticket: Ticket) -> int:
     return type_id
 
 
+def _clean_subtype(value: Any, ticket: Ticket) -> int:
+    subtype_id = _as_id(value)
+    type_id = memoized(
+        ("subtype", subtype_id),
+        lambda: (
+            TicketSubtype.objects.filter(id=subtype_id).values_list("type_id", flat=True).first()
+        ),
+    )
+    if type_id is None:
+        raise ValidationError("No subtype has this id.")
+    if ticket.type_id is not None and type_id != ticket.type_id:
+        raise ValidationError("The subtype belongs to a different ticket type.")
+    return subtype_id
+
+
 def _clean_queue(value: Any, ticket: Ticket) -> int:
     queue_id = _as_id(value)
     exists = memoized(
@@ -427,6 +461,7 @@ def _as_id(value: Any) -> int:
 
 _CLEANERS: dict[str, Callable[[Any, Ticket], Any]] = {
     "ticket_type": _clean_ticket_type,
+    "subtype": _clean_subtype,
     "queue": _clean_queue,
     "staff": _clean_staff,
     "contact": _clean_contact,
@@ -476,6 +511,7 @@ def param_display(param: Param, value: Any) -> str:
         return "—"
     lookups: dict[str, Callable[[Any], str]] = {
         "ticket_type": lambda v: _name(TicketType, v, "name"),
+        "subtype": lambda v: _name(TicketSubtype, v, "name"),
         "queue": lambda v: _name(Queue, v, "name"),
         "staff": _staff_name,
         "contact": _contact_name,
@@ -528,7 +564,10 @@ def _name(model: Any, pk: Any, attr: str) -> str:
         return {key: str(value) for key, value in model.objects.values_list("pk", attr)}
 
     return _cached(
-        model.__name__, _int_or(pk), everything if model in (TicketType, Queue) else None, one
+        model.__name__,
+        _int_or(pk),
+        everything if model in (TicketType, TicketSubtype, Queue) else None,
+        one,
     )
 
 

@@ -628,6 +628,7 @@ class TicketEvent(models.Model):
         STATUS_CHANGED = "status_changed", "Status changed"
         PRIORITY_CHANGED = "priority_changed", "Priority changed"
         TYPE_CHANGED = "type_changed", "Type changed"
+        SUBTYPE_CHANGED = "subtype_changed", "Subtype changed"
         QUEUE_CHANGED = "queue_changed", "Queue changed"
         ASSIGNMENT_CHANGED = "assignment_changed", "Assignment changed"
         CSAT_RECEIVED = "csat_received", "Satisfaction survey answered"

@@ -12,7 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from tickets.models import Priority, Queue, StaffMember, Tag, Ticket, TicketEvent, TicketType
+from tickets.models import (
+    Priority,
+    Queue,
+    StaffMember,
+    Tag,
+    Ticket,
+    TicketEvent,
+    TicketSubtype,
+    TicketType,
+)
 
 NOTE_MAX_LENGTH = 20_000
 
@@ -113,18 +122,24 @@ def ticket_message_add(*, ticket: Ticket, actor: Actor, body: str, public: bool)
 
 _FIELD_EVENTS = {
     "type": TicketEvent.Kind.TYPE_CHANGED,
+    "subtype": TicketEvent.Kind.SUBTYPE_CHANGED,
     "priority": TicketEvent.Kind.PRIORITY_CHANGED,
     "queue": TicketEvent.Kind.QUEUE_CHANGED,
     "assignee": TicketEvent.Kind.ASSIGNMENT_CHANGED,
     "status": TicketEvent.Kind.STATUS_CHANGED,
 }
-_FK_MODELS: dict[str, Any] = {"type": TicketType, "queue": Queue, "assignee": StaffMember}
+_FK_MODELS: dict[str, Any] = {
+    "type": TicketType,
+    "subtype": TicketSubtype,
+    "queue": Queue,
+    "assignee": StaffMember,
+}
 
 
 def ticket_change(
     *, ticket_id: int, actor: Actor, changes: dict[str, Any], now: dt.datetime | None = None
 ) -> dict[str, Any]:
-    """Set type, priority, queue, assignee and/or status, one timeline event per field that
+    """Set type, subtype, priority, queue, assignee and/or status, one timeline event per field that
     actually changes. Foreign keys are given as ids (None clears them).
 
     Returns the previous values of the changed fields, in the same form, so a caller can undo.
@@ -158,11 +173,14 @@ def ticket_change(
                 },
                 occurred_at=moment,
             )
-        if "type_id" in update_fields:
+        if "type_id" in update_fields and "subtype_id" not in update_fields:
             # A subtype or item of the old type would contradict the new one.
             ticket.subtype_id = None
             ticket.item_id = None
             update_fields += ["subtype_id", "item_id"]
+        elif "subtype_id" in update_fields:
+            ticket.item_id = None  # an item of the old subtype
+            update_fields.append("item_id")
         if "status" in update_fields:
             update_fields += _status_times(ticket, moment)
         if update_fields:
@@ -188,7 +206,7 @@ def _field_code(name: str, value: Any) -> str:
     status code, a priority number, a technician id, a queue or type slug."""
     if value is None:
         return ""
-    if name in ("status", "priority", "assignee"):
+    if name in ("status", "priority", "assignee", "subtype"):
         return str(value)
     model = _FK_MODELS[name]
     slug = model.objects.filter(pk=value).values_list("slug", flat=True).first()

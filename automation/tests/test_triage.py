@@ -255,3 +255,56 @@ def test_numeric_labels_such_as_priorities_train() -> None:
     model = classifier_train(texts, labels)
     assert set(model.labels) == {"1", "2", "3", "4"}
     assert all(p.label in model.labels for p in model.predict(texts[:5]))
+
+
+@pytest.mark.django_db
+def test_subtypes_are_learned_and_proposed_under_the_right_type(world: World) -> None:
+    from governance.gate import action_execute
+    from governance.services import action_approve
+    from governance.tests.helpers import policy_with
+    from tickets.models import TicketEvent, TicketSubtype
+
+    rng = random.Random(5)
+    words = {
+        "Expired": ["expired", "password expired", "expiry notice", "change password"],
+        "Locked": ["locked out", "too many attempts", "account locked", "lockout"],
+    }
+    subtypes = {
+        name: TicketSubtype.objects.create(type=world.ticket_type, name=name) for name in words
+    }
+    for name, vocabulary in words.items():
+        for number in range(30):
+            make_ticket(
+                world.client,
+                summary=_sentence(rng, vocabulary),
+                external_id=f"{name}-{number}",
+                type=world.ticket_type,
+                subtype=subtypes[name],
+                status=Ticket.Status.RESOLVED,
+            )
+    model = triage_model_train(target=TriageModel.Target.SUBTYPE)
+    assert set(model.labels) == {"password-reset/Expired", "password-reset/Locked"}
+    policy_with(world, set_subtype="approval")
+
+    fresh = make_ticket(
+        world.client,
+        summary="my account locked after too many attempts, lockout",
+        external_id="S-1",
+        type=world.ticket_type,
+    )
+    [action] = triage_run(ticket_id=fresh.id)
+    assert action.kind == "set_subtype" and action.params == {"subtype": subtypes["Locked"].id}
+    assert "set the subtype of ticket" in action.plan() and "Locked" in action.plan()
+    action_approve(action=action, staff=world.tech_in)
+    action_execute(action_id=action.id)
+    fresh.refresh_from_db()
+    assert fresh.subtype_id == subtypes["Locked"].id
+    event = TicketEvent.objects.get(ticket=fresh, kind=TicketEvent.Kind.SUBTYPE_CHANGED)
+    assert event.data["new_label"] == "Password reset › Locked"
+
+    # Under another type the password-reset subtypes are never proposed.
+    printing = TicketType.objects.create(name="Printing", slug="printing")
+    other = make_ticket(
+        world.client, summary="account locked lockout", external_id="S-2", type=printing
+    )
+    assert [a.kind for a in triage_run(ticket_id=other.id)] == []
