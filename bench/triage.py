@@ -7,7 +7,7 @@
    then measures batch predictions per second on the other 20% and the p95 latency of one
    ticket at a time. Accuracy is for `evaluate_triage --cv 5`, not this bench.
 2. Pipeline (needs DATABASE_URL=postgres://…; `make bench` starts one): in a fresh database,
-   seeds the demo MSP and its triage rules, trains the three targets with `train_triage`'s
+   seeds the demo MSP and its triage rules, trains the four targets with `train_triage`'s
    function, then runs rules, triage and dispatch with every proposal through the gate on
    BENCH_PIPELINE_TICKETS new tickets twice: in batches of 100 in this process (a warm
    worker), and end to end through intake's hook and a django-q2 cluster (Q_WORKERS
@@ -86,6 +86,7 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
 
     from automation.demo import seed_rules_demo
     from automation.pipeline import pipeline_run_many
+    from automation.models import TriageModel
     from automation.services import triage_model_train
     from governance.models import Action
     from tickets.demo.seed import seed_demo
@@ -97,7 +98,7 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
     seed_demo(seed=7, tickets=15_000, months=6, now=now, progress=sys.stderr.isatty())
     seed_rules_demo()
     trained = {}
-    for target in ("type", "priority", "queue"):
+    for target in TriageModel.Target.values:
         model = triage_model_train(target=target)
         trained[target] = {
             "rows": model.trained_rows,
@@ -109,7 +110,7 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
     ids = list(Ticket.objects.order_by("-opened_at").values_list("id", flat=True)[: 2 * tickets])
     Ticket.objects.filter(id__in=ids).update(status=Ticket.Status.NEW, assignee=None)
     direct, background = ids[:tickets], ids[tickets:]
-    pipeline_run_many(ticket_ids=direct[:100])  # load the three models, as a warm worker has
+    pipeline_run_many(ticket_ids=direct[:100])  # load the four models, as a warm worker has
     started = time.perf_counter()
     for start in range(100, len(direct), 100):
         pipeline_run_many(ticket_ids=direct[start : start + 100])
