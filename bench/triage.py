@@ -85,8 +85,8 @@ def pipeline_speed(tickets: int) -> dict[str, Any]:
     from django.utils import timezone
 
     from automation.demo import seed_rules_demo
-    from automation.pipeline import pipeline_run_many
     from automation.models import TriageModel
+    from automation.pipeline import pipeline_run_many
     from automation.services import triage_model_train
     from governance.models import Action
     from tickets.demo.seed import seed_demo
