@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from automation.models import TriageRule
 from automation.rules import (
@@ -24,7 +24,7 @@ from automation.rules import (
     rules_run,
 )
 from governance.kinds import KINDS, names_cached, param_display
-from tickets.models import Ticket
+from tickets.models import Asset, Tag, Ticket
 from tickets.selectors import UserLike, tickets_visible_to
 
 PREVIEW_WEEKS = 4
@@ -43,8 +43,12 @@ def recent_tickets(*, user: UserLike, weeks: int, now: dt.datetime, limit: int) 
     return list(
         tickets_visible_to(user)
         .filter(opened_at__gte=since)
-        .select_related("client", "contact", "type", "queue", "assignee__user")
-        .prefetch_related("assets", "tags")
+        .select_related("client", "contact")
+        .defer("raw_payload")
+        .prefetch_related(
+            Prefetch("assets", queryset=Asset.objects.only("id", "kind")),
+            Prefetch("tags", queryset=Tag.objects.only("id", "slug", "name")),
+        )
         .order_by("-opened_at", "-id")[:limit]
     )
 
