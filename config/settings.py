@@ -166,6 +166,15 @@ LLM_PRICE_OUTPUT_PER_MTOK = env_float("LLM_PRICE_OUTPUT_PER_MTOK", 0.0, minimum=
 if LLM_BASE_URL and not LLM_MODEL:
     raise ImproperlyConfigured("LLM_MODEL must be set when LLM_BASE_URL is set.")
 
+# Intake API (`POST /api/intake/tickets/`): keys callers send as `Authorization: Bearer …`.
+# None configured: the endpoint refuses every call.
+INTAKE_API_KEYS = env_list("INTAKE_API_KEYS", [])
+if any(len(key) < 24 for key in INTAKE_API_KEYS):
+    raise ImproperlyConfigured(
+        "INTAKE_API_KEYS entries must be at least 24 characters "
+        "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one)."
+    )
+
 # Background work: django-q2 with the ORM broker by default; Redis optional.
 Q_BROKER = env_choice("Q_BROKER", "orm", ("orm", "redis"))
 Q_CLUSTER: dict[str, object] = {

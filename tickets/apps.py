@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TicketsConfig(AppConfig):
@@ -23,3 +26,19 @@ class TicketsConfig(AppConfig):
             models.Queue,
         ):
             auditlog.register(model)
+        post_migrate.connect(_schedule_inbox_sweep, sender=self)
+
+
+def _schedule_inbox_sweep(**kwargs: Any) -> None:
+    """Every minute, queue arrivals whose task never ran (created once; editable in the admin)."""
+    from django_q.models import Schedule
+
+    Schedule.objects.get_or_create(
+        name="inbox-sweep",
+        defaults={
+            "func": "tickets.tasks.inbox_sweep",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )

@@ -635,6 +635,8 @@ class TicketEvent(models.Model):
         ACTION = "action", "Agent action"
         AGENT_HOLD = "agent_hold", "Agent stopped or resumed"
         RULE_MATCHED = "rule_matched", "Triage rule matched"
+        ENRICHED = "enriched", "Matched at intake"
+        UPDATED_AT_SOURCE = "updated_at_source", "Updated at the source"
         TAGGED = "tagged", "Tag added"
         SLA_CHANGED = "sla_changed", "SLA changed"
 
@@ -788,3 +790,68 @@ class KnowledgeArticle(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class InboxEvent(models.Model):
+    """One arrival — a webhook delivery, an API call, an e-mail, an alert — stored raw before
+    anything reads it, so nothing is lost. `(channel, delivery_key)` is unique: a replayed
+    delivery finds its row and changes nothing. Processing (`tickets.intake`) turns it into a
+    ticket; one that cannot be parsed stays here with the reason, for a manager to correct
+    and replay."""
+
+    class Channel(models.TextChoices):
+        API = "api", "Intake API"
+        CONNECTWISE = "connectwise", "ConnectWise PSA"
+        AUTOTASK = "autotask", "Autotask"
+        HALOPSA = "halopsa", "HaloPSA"
+        EMAIL = "email", "E-mail"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        NINJAONE = "ninjaone", "NinjaOne"
+        PORTAL = "portal", "Portal"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Waiting to be processed"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        INVALID = "invalid", "Could not be processed"
+
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    delivery_key = models.CharField(
+        max_length=200, help_text="The source's delivery or message id, else a body digest."
+    )
+    received_at = models.DateTimeField()
+    content_type = models.CharField(max_length=120, blank=True)
+    headers = models.JSONField(default=dict, blank=True, help_text="The headers that matter.")
+    body = models.TextField(help_text="Exactly as received (decoded as UTF-8).")
+    corrected_body = models.TextField(
+        blank=True, help_text="A manager's correction; processing reads it instead of the body."
+    )
+    corrected_by = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True, help_text="Why it could not be processed.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbox_events"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "delivery_key"], name="inbox_event_unique_delivery"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="inbox_status_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.delivery_key} ({self.status})"
+
+    @property
+    def payload(self) -> str:
+        return self.corrected_body or self.body

@@ -63,6 +63,8 @@ COLLECTION_ROUTES = {
     "api_schema",
     "api_approval_queue",
     "api_policy_list",
+    # Machine-to-machine (an intake key, no user): stores arrivals, reads nothing back.
+    "api_intake_ticket",
     "rule_list",
     "rule_conflicts",
     "rule_create",

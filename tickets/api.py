@@ -1,0 +1,157 @@
+"""The generic intake API: `POST /api/intake/tickets/` stores the request raw in the inbox
+and answers 202 at once; a background task makes the ticket. A body that is not JSON, or not
+sent as JSON, is a 400 that says why — and is kept, invalid, on the managers' inbox page.
+
+Callers authenticate with `Authorization: Bearer <key>`, a key from INTAKE_API_KEYS."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tickets.intake.inbox import inbox_store
+from tickets.models import InboxEvent
+
+KEPT_HEADERS = ("Content-Type", "User-Agent", "Idempotency-Key", "X-Request-Id")
+
+
+class IntakeKey:
+    """The authenticated caller of the intake API (not a user)."""
+
+    is_authenticated = True
+
+
+class IntakeKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[IntakeKey, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        offered = header.removeprefix("Bearer ").strip().encode()
+        keys = [key.encode() for key in settings.INTAKE_API_KEYS]
+        if not any(hmac.compare_digest(offered, key) for key in keys):
+            raise AuthenticationFailed("Unknown intake key.")
+        return IntakeKey(), "intake-key"
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="intake"'
+
+
+class HasIntakeKey(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, IntakeKey)
+
+
+class RawBody(BaseParser):
+    """Hands the view the bytes: the view stores them before judging them."""
+
+    media_type = "*/*"
+
+    def parse(  # type: ignore[override]
+        self, stream: Any, media_type: str | None = None, parser_context: Any = None
+    ) -> bytes:
+        return bytes(stream.read()) if stream else b""
+
+
+_TICKET_EXAMPLE = {
+    "external_id": "mon-48213",
+    "summary": "Disk full on ACME-FS01",
+    "description": "C: has 0.4 GB free.",
+    "requester_email": "dana@acme-dental.example",
+    "client": "acme-dental",
+    "priority": "high",
+    "opened_at": "2026-11-27T09:30:00Z",
+    "hostnames": ["ACME-FS01"],
+}
+
+
+class TicketIntakeApi(APIView):
+    authentication_classes = [IntakeKeyAuthentication]
+    permission_classes = [HasIntakeKey]
+    parser_classes = [RawBody]
+
+    @extend_schema(
+        summary="Send a ticket",
+        description=(
+            "Stored first, processed in the background; a repeated `Idempotency-Key` (or the "
+            "same body again) is accepted and changes nothing. Fields: `external_id` and "
+            "`summary` (required), `description`, `requester_email`, `requester_name`, "
+            "`client` (our client identifier; else matched by the requester's mail domain), "
+            "`priority` (1–4 or critical/high/medium/low), `opened_at` and `updated_at` (ISO "
+            "8601 with a zone), `hostnames` (a list). A later body for the same `external_id` "
+            "with a newer `updated_at` updates the ticket."
+        ),
+        request=inline_serializer(
+            "TicketIntake",
+            {
+                "external_id": serializers.CharField(),
+                "summary": serializers.CharField(),
+                "description": serializers.CharField(required=False),
+                "requester_email": serializers.EmailField(required=False),
+                "client": serializers.CharField(required=False),
+                "priority": serializers.CharField(required=False),
+                "opened_at": serializers.DateTimeField(required=False),
+                "hostnames": serializers.ListField(child=serializers.CharField(), required=False),
+            },
+        ),
+        examples=[OpenApiExample("A monitoring ticket", value=_TICKET_EXAMPLE)],
+        responses={
+            202: inline_serializer(
+                "IntakeAccepted",
+                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
+            ),
+            400: inline_serializer(
+                "IntakeRejected",
+                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        raw: bytes = request.data if isinstance(request.data, bytes) else b""
+        body = raw.decode("utf-8", "replace")
+        content_type = request.content_type or ""
+        error = _problem(body, content_type)
+        event, created = inbox_store(
+            channel=InboxEvent.Channel.API,
+            body=body,
+            delivery_key=request.headers.get("Idempotency-Key", "")[:150],
+            content_type=content_type,
+            headers={
+                name: request.headers[name] for name in KEPT_HEADERS if name in request.headers
+            },
+            error=error,
+        )
+        if error:
+            return Response(
+                {"detail": error, "inbox_id": event.id}, status=status.HTTP_400_BAD_REQUEST
+            )
+        return Response(
+            {"inbox_id": event.id, "duplicate": not created}, status=status.HTTP_202_ACCEPTED
+        )
+
+
+def _problem(body: str, content_type: str) -> str:
+    """Why the request is malformed as sent (kept anyway), or ""."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        sent = content_type or "none"
+        return f"Send the ticket as JSON (Content-Type: application/json), not “{sent}”."
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        return (
+            f"The body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}."
+        )
+    if not isinstance(data, dict):
+        return "The body must be a JSON object."
+    return ""

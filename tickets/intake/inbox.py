@@ -1,0 +1,225 @@
+"""The inbox: store first, process after. `inbox_store` is all a webhook or API view does
+before answering; `inbox_process` (a django-q2 task per event) claims the row with a
+conditional update, so a retried or duplicated task does nothing, and either creates or
+updates the ticket or marks the row invalid with the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tickets.intake.enrich import Enrichment, enrich
+from tickets.intake.generic import generic_parse
+from tickets.intake.types import IntakeError, TicketInput
+from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
+from tickets.services import ticket_event_record
+from tickets.signals import tickets_arrived_send
+
+Parser = Callable[[str], TicketInput]
+PARSERS: dict[str, Parser] = {InboxEvent.Channel.API: generic_parse}
+STALE_CLAIM = dt.timedelta(minutes=5)  # a worker that died mid-event
+MAX_BODY = 2_000_000
+
+
+def body_digest(body: str) -> str:
+    return hashlib.sha256(body.encode("utf-8", "replace")).hexdigest()
+
+
+def inbox_store(
+    *,
+    channel: str,
+    body: str,
+    delivery_key: str = "",
+    content_type: str = "",
+    headers: dict[str, str] | None = None,
+    error: str = "",
+) -> tuple[InboxEvent, bool]:
+    """Keep one arrival (True when new). A repeated delivery key — or, without one, the same
+    body again — returns the stored row. `error` stores it as invalid straight away (a body
+    the receiving view could already tell is broken), still kept for the manager's page."""
+    key = (delivery_key or f"sha256:{body_digest(body)}")[:200]
+    event = InboxEvent(
+        channel=channel,
+        delivery_key=key,
+        received_at=timezone.now(),
+        content_type=content_type[:120],
+        headers=headers or {},
+        body=body[:MAX_BODY],
+        status=InboxEvent.Status.INVALID if error else InboxEvent.Status.RECEIVED,
+        error=error,
+    )
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError:
+        return InboxEvent.objects.get(channel=channel, delivery_key=key), False
+    if not error:
+        _enqueue(event.id)
+    return event, True
+
+
+def _enqueue(event_id: int) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(
+        lambda: async_task("tickets.tasks.inbox_process", event_id, group="intake")
+    )
+
+
+def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEvent:
+    """Turn one stored arrival into a ticket. Safe to run twice: only the run that claims
+    the row (received → processing) does anything."""
+    moment = now or timezone.now()
+    claimed = InboxEvent.objects.filter(pk=event_id, status=InboxEvent.Status.RECEIVED).update(
+        status=InboxEvent.Status.PROCESSING, claimed_at=moment, attempts=_plus_one()
+    )
+    event = InboxEvent.objects.get(pk=event_id)
+    if not claimed:
+        return event
+    parser = PARSERS.get(event.channel)
+    try:
+        if parser is None:
+            raise IntakeError(f"No parser for the {event.get_channel_display()} channel yet.")
+        data = parser(event.payload)
+        with transaction.atomic():
+            ticket = ticket_from_input(data, event=event, now=moment)
+            event.status, event.ticket, event.error = InboxEvent.Status.PROCESSED, ticket, ""
+            event.processed_at = moment
+            event.save(update_fields=["status", "ticket", "error", "processed_at"])
+            tickets_arrived_send([ticket.id])
+    except IntakeError as error:
+        event.status, event.error, event.processed_at = (
+            InboxEvent.Status.INVALID,
+            str(error),
+            moment,
+        )
+        event.save(update_fields=["status", "error", "processed_at"])
+    return event
+
+
+def _plus_one() -> Any:
+    from django.db.models import F
+
+    return F("attempts") + 1
+
+
+def inbox_replay(
+    *, event: InboxEvent, staff: StaffMember, corrected_body: str | None
+) -> InboxEvent:
+    """A manager's retry of an invalid arrival, optionally with a corrected body (the
+    original stays as received)."""
+    if event.status != InboxEvent.Status.INVALID:
+        raise IntakeError("Only an arrival that could not be processed can be replayed.")
+    fields = ["status", "error"]
+    if corrected_body is not None and corrected_body != event.payload:
+        event.corrected_body, event.corrected_by = corrected_body[:MAX_BODY], staff
+        fields += ["corrected_body", "corrected_by"]
+    event.status, event.error = InboxEvent.Status.RECEIVED, ""
+    event.save(update_fields=fields)
+    _enqueue(event.id)
+    return event
+
+
+def inbox_sweep(*, now: dt.datetime | None = None) -> int:
+    """Re-queue arrivals whose task never ran or whose worker died while processing them."""
+    moment = now or timezone.now()
+    stuck = InboxEvent.objects.filter(
+        status=InboxEvent.Status.PROCESSING, claimed_at__lt=moment - STALE_CLAIM
+    ).update(status=InboxEvent.Status.RECEIVED)
+    waiting = list(
+        InboxEvent.objects.filter(
+            status=InboxEvent.Status.RECEIVED, received_at__lt=moment - dt.timedelta(minutes=1)
+        ).values_list("id", flat=True)[:1000]
+    )
+    for event_id in waiting:
+        _enqueue(event_id)
+    return stuck + len(waiting)
+
+
+def ticket_from_input(data: TicketInput, *, event: InboxEvent, now: dt.datetime) -> Ticket:
+    """Create the ticket (with its creation and what intake matched on the timeline) or,
+    for a ticket already mirrored, bring its text up to date."""
+    existing = (
+        Ticket.objects.select_for_update()
+        .filter(source=data.source, external_id=data.external_id)
+        .first()
+    )
+    if existing is not None:
+        return _update(existing, data, event=event, now=now)
+    opened = data.opened_at or event.received_at
+    found = enrich(data, opened_at=opened)
+    ticket = Ticket.objects.create(
+        source=data.source,
+        external_id=data.external_id,
+        summary=data.summary,
+        description=data.description,
+        priority=data.priority or Ticket._meta.get_field("priority").get_default(),
+        client=found.client,
+        contact=found.contact,
+        contract=found.contract,
+        opened_at=opened,
+        source_updated_at=data.updated_at,
+        raw_payload=data.raw,
+    )
+    ticket.assets.set(found.assets)
+    _record_creation(ticket, found, event)
+    return ticket
+
+
+def _record_creation(ticket: Ticket, found: Enrichment, event: InboxEvent) -> None:
+    ticket_event_record(
+        ticket=ticket,
+        kind=TicketEvent.Kind.CREATED,
+        actor_kind=TicketEvent.ActorKind.SYSTEM,
+        actor_name=event.get_channel_display(),
+        occurred_at=ticket.opened_at,
+        data={"inbox_event": event.id},
+        dedupe_key=f"inbox:{event.id}",
+    )
+    ticket_event_record(
+        ticket=ticket,
+        kind=TicketEvent.Kind.ENRICHED,
+        actor_kind=TicketEvent.ActorKind.SYSTEM,
+        actor_name="Intake",
+        body=found.sentence(),
+        data={
+            "client": found.client.id if found.client else None,
+            "contact": found.contact.id if found.contact else None,
+            "assets": [asset.id for asset in found.assets],
+            "contract": found.contract.id if found.contract else None,
+            "after_hours": found.after_hours,
+            "vip": bool(found.contact and found.contact.is_vip),
+            "privileged": bool(found.contact and found.contact.is_privileged),
+        },
+    )
+
+
+def _update(ticket: Ticket, data: TicketInput, *, event: InboxEvent, now: dt.datetime) -> Ticket:
+    if ticket.source_updated_at and data.updated_at and data.updated_at <= ticket.source_updated_at:
+        return ticket  # an older or the same version: nothing new
+    changed = [
+        name
+        for name, value in (("summary", data.summary), ("description", data.description))
+        if getattr(ticket, name) != value
+    ]
+    if not changed:
+        return ticket
+    ticket.summary, ticket.description = data.summary, data.description
+    ticket.source_updated_at, ticket.raw_payload = data.updated_at, data.raw
+    ticket.save(update_fields=[*changed, "source_updated_at", "raw_payload", "updated_at"])
+    ticket_event_record(
+        ticket=ticket,
+        kind=TicketEvent.Kind.UPDATED_AT_SOURCE,
+        actor_kind=TicketEvent.ActorKind.SYSTEM,
+        actor_name=event.get_channel_display(),
+        body=f"Changed at the source: {' and '.join(changed)}.",
+        data={"inbox_event": event.id, "fields": changed},
+        occurred_at=data.updated_at or now,
+        dedupe_key=f"inbox:{event.id}",
+    )
+    return ticket

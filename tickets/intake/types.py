@@ -1,0 +1,26 @@
+"""What every channel's parser produces: one normalized ticket as the source described it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+class IntakeError(ValueError):
+    """The arrival cannot become a ticket; the message says why, for the manager's page."""
+
+
+@dataclass(frozen=True)
+class TicketInput:
+    source: str  # Ticket.Source
+    external_id: str
+    summary: str
+    description: str = ""
+    requester_email: str = ""
+    requester_name: str = ""
+    client_identifier: str = ""  # our Client.identifier, when the source names it
+    priority: int | None = None
+    opened_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    hostnames: tuple[str, ...] = field(default_factory=tuple)
+    raw: dict[str, object] = field(default_factory=dict)
