@@ -1,0 +1,151 @@
+"""Intake speed on PostgreSQL (needs DATABASE_URL=postgres://…; `make bench` starts one).
+
+    python -m bench.intake
+
+In a fresh database with the demo MSP's clients, contacts and assets (a small demo history):
+
+1. Acknowledgement: BENCH_INTAKE_EVENTS (2,000) generic-API deliveries, 10% of them repeated
+   deliveries of an earlier one, POSTed through Django's full stack in this process (no
+   worker running): p50/p99 of the time to store and answer.
+2. End to end: a django-q2 cluster (Q_WORKERS workers, ORM broker) processes the stored
+   arrivals — parse, enrich, ticket with timeline, then the pipeline task per ticket —
+   timed from its start to the last arrival processed; then checks that every distinct
+   delivery became exactly one ticket (0 lost, 0 duplicated).
+
+Not yet measured here (issue 3): webhook signature checks, a SIGKILL mid-burst, PSA syncs.
+The last line of output is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from typing import Any
+
+from bench.ticket_list import _create_database, _database_url_for, _percentile
+
+KEY = "bench-intake-key-0123456789abcdef"
+
+
+def measure(events: int) -> dict[str, Any]:
+    """Runs in the child process against its own fresh database."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import Client as HttpClient
+    from django.utils import timezone
+
+    from tickets.demo.seed import seed_demo
+    from tickets.models import Contact, InboxEvent, Ticket
+
+    settings.DEBUG = False
+    call_command("migrate", verbosity=0)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    seed_demo(seed=7, tickets=500, months=1, now=now, progress=False)
+    rng = random.Random(7)
+    contacts = list(Contact.objects.exclude(email="").values_list("email", flat=True))
+    http = HttpClient(HTTP_HOST="localhost")
+    bodies: list[tuple[str, str]] = []
+    for number in range(events):
+        if bodies and rng.random() < 0.10:
+            bodies.append(rng.choice(bodies))  # a repeated delivery
+            continue
+        payload = {
+            "external_id": f"bench-{number}",
+            "summary": f"Disk space low on server {rng.randint(1, 99)}",
+            "description": "Free space under 5%.",
+            "requester_email": rng.choice(contacts),
+            "priority": rng.choice(["high", "medium", "low"]),
+        }
+        bodies.append((f"delivery-{number}", json.dumps(payload)))
+    latencies = []
+    for key, body in bodies:
+        started = time.perf_counter()
+        response = http.post(
+            "/api/intake/tickets/",
+            data=body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {KEY}",
+            HTTP_IDEMPOTENCY_KEY=key,
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 202, response.content
+    distinct = len({key for key, _ in bodies})
+    stored = InboxEvent.objects.count()
+    before = Ticket.objects.count()
+    seconds = _process_with_cluster(expected=stored)
+    created = Ticket.objects.count() - before
+    return {
+        "deliveries": len(bodies),
+        "distinct_deliveries": distinct,
+        "stored": stored,
+        "ack_p50_ms": round(_percentile(latencies, 0.50), 2),
+        "ack_p99_ms": round(_percentile(latencies, 0.99), 2),
+        "cluster_workers": settings.Q_CLUSTER["workers"],
+        "process_seconds": round(seconds, 2),
+        "events_per_second": round(stored / seconds, 1),
+        "tickets_created": created,
+        "lost": distinct - created,
+        "invalid": InboxEvent.objects.filter(status=InboxEvent.Status.INVALID).count(),
+    }
+
+
+def _process_with_cluster(*, expected: int, timeout: float = 900) -> float:
+    from tickets.models import InboxEvent
+
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.perf_counter()
+    try:
+        deadline = time.monotonic() + timeout
+        while InboxEvent.objects.filter(status=InboxEvent.Status.PROCESSED).count() < expected:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the cluster did not process every arrival in time")
+            time.sleep(0.05)
+        return time.perf_counter() - started
+    finally:
+        cluster.terminate()
+        cluster.wait(timeout=60)
+
+
+def main() -> None:
+    base_url = os.environ.get("DATABASE_URL", "")
+    if not base_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench.intake needs DATABASE_URL=postgres://… (try `make bench`).")
+    os.environ.setdefault("DEBUG", "true")
+    events = int(os.environ.get("BENCH_INTAKE_EVENTS", "2000"))
+    name = "bench_intake"
+    _create_database(base_url, name)
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url_for(base_url, name),
+        "INTAKE_API_KEYS": KEY,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    print(f"bench.intake: {events:,} deliveries…", file=sys.stderr)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.intake", "--child", str(events)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    result = {"bench": "intake", **json.loads(child.stdout.strip().splitlines()[-1])}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        print(json.dumps(measure(int(sys.argv[2]))))
+    else:
+        main()
