@@ -1,7 +1,7 @@
 """The inbox: store first, process after. `inbox_store` is all a webhook or API view does
-before answering; `inbox_process` (a django-q2 task per event) claims the row with a
+before answering; `inbox_process` (a django-q2 task per event) claims rows with a
 conditional update, so a retried or duplicated task does nothing, and either creates or
-updates the ticket or marks the row invalid with the reason."""
+updates each ticket or marks the row invalid with the reason."""
 
 from __future__ import annotations
 
@@ -71,16 +71,54 @@ def _enqueue(event_id: int) -> None:
     )
 
 
+BATCH = 100
+
+
 def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEvent:
-    """Turn one stored arrival into a ticket. Safe to run twice: only the run that claims
-    the row (received → processing) does anything."""
+    """Turn a stored arrival into a ticket — and, under load, up to BATCH - 1 other waiting
+    arrivals with it, so a burst becomes a few batches (and one pipeline task per batch)
+    instead of a task per arrival. Safe to run twice: only the run that claims a row
+    (received → processing) processes it; a task whose event another batch took does
+    nothing."""
     moment = now or timezone.now()
-    claimed = InboxEvent.objects.filter(pk=event_id, status=InboxEvent.Status.RECEIVED).update(
-        status=InboxEvent.Status.PROCESSING, claimed_at=moment, attempts=_plus_one()
-    )
-    event = InboxEvent.objects.get(pk=event_id)
-    if not claimed:
-        return event
+    claimed = _claim(event_id, moment)
+    ticket_ids: list[int] = []
+    try:
+        for event in InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"):
+            ticket_id = _process_one(event, moment)
+            if ticket_id is not None:
+                ticket_ids.append(ticket_id)
+    finally:  # an unexpected failure leaves the rest to the sweep; what is done goes on
+        if ticket_ids:
+            tickets_arrived_send(ticket_ids)
+    return InboxEvent.objects.get(pk=event_id)
+
+
+def _claim(event_id: int, moment: dt.datetime) -> list[int]:
+    """Claim the event (if still waiting) and other waiting ones other workers have not
+    locked; returns the ids this run now owns."""
+    with transaction.atomic():
+        others = list(
+            InboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(status=InboxEvent.Status.RECEIVED)
+            .exclude(pk=event_id)
+            .order_by("received_at", "id")
+            .values_list("id", flat=True)[: BATCH - 1]
+        )
+        wanted = [event_id, *others]
+        owned = list(
+            InboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=wanted, status=InboxEvent.Status.RECEIVED)
+            .values_list("id", flat=True)
+        )
+        InboxEvent.objects.filter(pk__in=owned).update(
+            status=InboxEvent.Status.PROCESSING, claimed_at=moment, attempts=_plus_one()
+        )
+    return owned
+
+
+def _process_one(event: InboxEvent, moment: dt.datetime) -> int | None:
+    """Parse and store one claimed arrival; the ticket id, or None when it is invalid."""
     parser = PARSERS.get(event.channel)
     try:
         if parser is None:
@@ -91,15 +129,12 @@ def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEven
             event.status, event.ticket, event.error = InboxEvent.Status.PROCESSED, ticket, ""
             event.processed_at = moment
             event.save(update_fields=["status", "ticket", "error", "processed_at"])
-            tickets_arrived_send([ticket.id])
+        return ticket.id
     except IntakeError as error:
-        event.status, event.error, event.processed_at = (
-            InboxEvent.Status.INVALID,
-            str(error),
-            moment,
-        )
+        event.status, event.error = InboxEvent.Status.INVALID, str(error)
+        event.processed_at = moment
         event.save(update_fields=["status", "error", "processed_at"])
-    return event
+        return None
 
 
 def _plus_one() -> Any:

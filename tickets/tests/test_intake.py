@@ -260,3 +260,33 @@ def test_the_schema_documents_the_intake_endpoint(intake: World) -> None:
     http.force_login(intake.manager.user)
     schema = http.get(reverse("api_schema")).content.decode()
     assert "/api/intake/tickets/" in schema and "Send a ticket" in schema
+
+
+@pytest.mark.django_db
+def test_a_burst_is_processed_in_batches_with_one_pipeline_call(intake: World) -> None:
+    from tickets.signals import tickets_arrived
+
+    calls: list[list[int]] = []
+
+    def listen(*, ticket_ids: list[int], **kwargs: Any) -> None:
+        calls.append(ticket_ids)
+
+    events = [
+        inbox_store(
+            channel=InboxEvent.Channel.API,
+            body=json.dumps(_payload(external_id=f"b-{number}")),
+        )[0]
+        for number in range(5)
+    ]
+    broken = inbox_store(channel=InboxEvent.Channel.API, body='{"external_id": "no summary"}')[0]
+    tickets_arrived.connect(listen, dispatch_uid="test-burst")
+    try:
+        inbox_process(event_id=events[2].id)  # one task takes every waiting arrival
+        for event in events:  # the other tasks find theirs taken and do nothing
+            inbox_process(event_id=event.id)
+    finally:
+        tickets_arrived.disconnect(dispatch_uid="test-burst")
+    assert len(calls) == 1 and len(calls[0]) == 5
+    assert set(InboxEvent.objects.values_list("status", flat=True)) == {"processed", "invalid"}
+    assert InboxEvent.objects.get(pk=broken.id).error == "“summary” is required."
+    assert Ticket.objects.filter(external_id__startswith="b-").count() == 5
