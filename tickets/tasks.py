@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from tickets.intake.inbox import inbox_process as _process
+from tickets.intake.inbox import inbox_drain as _drain
 from tickets.intake.inbox import inbox_sweep as _sweep
 
 
-def inbox_process(event_id: int) -> str:
-    """Process one stored arrival; returns its status."""
-    return _process(event_id=event_id).status
+def inbox_drain() -> int:
+    """Process waiting arrivals in batches until none is left; returns how many."""
+    return _drain()
 
 
 def inbox_sweep() -> int:

@@ -1,12 +1,14 @@
 """The inbox: store first, process after. `inbox_store` is all a webhook or API view does
-before answering; `inbox_process` (a django-q2 task per event) claims rows with a
-conditional update, so a retried or duplicated task does nothing, and either creates or
-updates each ticket or marks the row invalid with the reason."""
+before answering; a drain task (`inbox_drain`) claims waiting rows a batch at a time with a
+conditional update — so a retried or duplicated task does nothing — and either creates or
+updates each ticket or marks the row invalid with the reason, then tells the pipeline once
+per batch."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -64,14 +66,24 @@ def inbox_store(
 
 
 def _enqueue(event_id: int) -> None:
+    """After the arrival commits, make sure a drain will take it: queue one unless an
+    older arrival is still waiting (its drain is queued or running and loops until nothing
+    is left). A burst so costs a few tasks, not one per arrival; the sweep covers a drain
+    that died."""
     from django_q.tasks import async_task
 
-    transaction.on_commit(
-        lambda: async_task("tickets.tasks.inbox_process", event_id, group="intake")
-    )
+    def queue_if_idle() -> None:
+        waiting_before = InboxEvent.objects.filter(
+            status=InboxEvent.Status.RECEIVED, pk__lt=event_id
+        ).exists()
+        if not waiting_before:
+            async_task("tickets.tasks.inbox_drain", group="intake")
+
+    transaction.on_commit(queue_if_idle)
 
 
 BATCH = 100
+DRAIN_SECONDS = 60.0  # then the drain hands over to a fresh task
 
 
 def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEvent:
@@ -81,7 +93,11 @@ def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEven
     (received → processing) processes it; a task whose event another batch took does
     nothing."""
     moment = now or timezone.now()
-    claimed = _claim(event_id, moment)
+    _process_batch(_claim(event_id, moment), moment)
+    return InboxEvent.objects.get(pk=event_id)
+
+
+def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
     ticket_ids: list[int] = []
     try:
         for event in InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"):
@@ -91,21 +107,39 @@ def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEven
     finally:  # an unexpected failure leaves the rest to the sweep; what is done goes on
         if ticket_ids:
             tickets_arrived_send(ticket_ids)
-    return InboxEvent.objects.get(pk=event_id)
 
 
-def _claim(event_id: int, moment: dt.datetime) -> list[int]:
+def inbox_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
+    """Process waiting arrivals a batch at a time until none is left (or the time budget is
+    spent: then another drain is queued). Returns how many were processed."""
+    from django_q.tasks import async_task
+
+    started = time.monotonic()
+    done = 0
+    while True:
+        moment = timezone.now()
+        claimed = _claim(None, moment)
+        if not claimed:
+            return done
+        _process_batch(claimed, moment)
+        done += len(claimed)
+        if time.monotonic() - started > budget_seconds:
+            async_task("tickets.tasks.inbox_drain", group="intake")
+            return done
+
+
+def _claim(event_id: int | None, moment: dt.datetime) -> list[int]:
     """Claim the event (if still waiting) and other waiting ones other workers have not
     locked; returns the ids this run now owns."""
     with transaction.atomic():
         others = list(
             InboxEvent.objects.select_for_update(skip_locked=True)
             .filter(status=InboxEvent.Status.RECEIVED)
-            .exclude(pk=event_id)
+            .exclude(pk=event_id or 0)
             .order_by("received_at", "id")
             .values_list("id", flat=True)[: BATCH - 1]
         )
-        wanted = [event_id, *others]
+        wanted = [event_id, *others] if event_id else others
         owned = list(
             InboxEvent.objects.select_for_update(skip_locked=True)
             .filter(pk__in=wanted, status=InboxEvent.Status.RECEIVED)
@@ -161,19 +195,20 @@ def inbox_replay(
 
 
 def inbox_sweep(*, now: dt.datetime | None = None) -> int:
-    """Re-queue arrivals whose task never ran or whose worker died while processing them."""
+    """Re-queue arrivals whose worker died while processing them, and start a drain when
+    arrivals have waited a minute (their drain never ran). Returns how many were waiting."""
+    from django_q.tasks import async_task
+
     moment = now or timezone.now()
-    stuck = InboxEvent.objects.filter(
+    InboxEvent.objects.filter(
         status=InboxEvent.Status.PROCESSING, claimed_at__lt=moment - STALE_CLAIM
     ).update(status=InboxEvent.Status.RECEIVED)
-    waiting = list(
-        InboxEvent.objects.filter(
-            status=InboxEvent.Status.RECEIVED, received_at__lt=moment - dt.timedelta(minutes=1)
-        ).values_list("id", flat=True)[:1000]
-    )
-    for event_id in waiting:
-        _enqueue(event_id)
-    return stuck + len(waiting)
+    waiting = InboxEvent.objects.filter(
+        status=InboxEvent.Status.RECEIVED, received_at__lt=moment - dt.timedelta(minutes=1)
+    ).count()
+    if waiting:
+        async_task("tickets.tasks.inbox_drain", group="intake")
+    return waiting
 
 
 def ticket_from_input(data: TicketInput, *, event: InboxEvent, now: dt.datetime) -> Ticket:

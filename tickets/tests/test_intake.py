@@ -290,3 +290,23 @@ def test_a_burst_is_processed_in_batches_with_one_pipeline_call(intake: World) -
     assert set(InboxEvent.objects.values_list("status", flat=True)) == {"processed", "invalid"}
     assert InboxEvent.objects.get(pk=broken.id).error == "“summary” is required."
     assert Ticket.objects.filter(external_id__startswith="b-").count() == 5
+
+
+@pytest.mark.django_db
+def test_a_burst_queues_one_drain_which_takes_everything(
+    intake: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_q.models import OrmQ
+
+    from tickets.intake.inbox import inbox_drain
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for number in range(3):
+            inbox_store(
+                channel=InboxEvent.Channel.API,
+                body=json.dumps(_payload(external_id=f"d-{number}")),
+            )
+    assert OrmQ.objects.count() == 1  # the first arrival queued a drain; the rest rode along
+    assert inbox_drain() == 3
+    assert inbox_drain() == 0
+    assert Ticket.objects.filter(external_id__startswith="d-").count() == 3
