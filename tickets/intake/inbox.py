@@ -116,16 +116,26 @@ def inbox_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
 
     started = time.monotonic()
     done = 0
+    helped = False
     while True:
         moment = timezone.now()
         claimed = _claim(None, moment)
         if not claimed:
             return done
+        if not helped and len(claimed) == BATCH and _waiting():
+            # More than a batch is waiting: one more drain lets another worker share the
+            # burst (each claims with skip-locked, so they never take the same arrival).
+            async_task("tickets.tasks.inbox_drain", group="intake")
+            helped = True
         _process_batch(claimed, moment)
         done += len(claimed)
         if time.monotonic() - started > budget_seconds:
             async_task("tickets.tasks.inbox_drain", group="intake")
             return done
+
+
+def _waiting() -> bool:
+    return InboxEvent.objects.filter(status=InboxEvent.Status.RECEIVED).exists()
 
 
 def _claim(event_id: int | None, moment: dt.datetime) -> list[int]:
