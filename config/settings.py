@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tickets.context_processors.staff",
+                "tickets.context_processors.inbox",
                 "governance.context_processors.approvals",
             ],
         },

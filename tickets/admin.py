@@ -229,6 +229,18 @@ class TicketEventAdmin(ViewOnlyAdmin[models.TicketEvent]):
     show_full_result_count = False
 
 
+@admin.register(models.InboxEvent)
+class InboxEventAdmin(ViewOnlyAdmin[models.InboxEvent]):
+    """Read-only: arrivals are kept as received; managers correct and replay them on the
+    inbox page (Intake › Inbox), which records who did."""
+
+    list_display = ["received_at", "channel", "delivery_key", "status"]
+    list_filter = ["status", "channel"]
+    search_fields = ["delivery_key"]
+    raw_id_fields = ["ticket", "corrected_by"]
+    show_full_result_count = False
+
+
 @admin.register(models.TimeEntry)
 class TimeEntryAdmin(admin.ModelAdmin[models.TimeEntry]):
     list_display = ["ticket", "staff", "started_at", "minutes", "billable"]

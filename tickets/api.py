@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
@@ -46,6 +47,20 @@ class IntakeKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="intake"'
+
+
+class IntakeKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+    """How the schema describes the intake key."""
+
+    target_class = "tickets.api.IntakeKeyAuthentication"
+    name = "intakeKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A key from INTAKE_API_KEYS, sent as `Authorization: Bearer <key>`.",
+        }
 
 
 class HasIntakeKey(BasePermission):

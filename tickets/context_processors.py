@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from tickets.selectors import staff_for_user
 
@@ -13,3 +14,18 @@ def staff(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {"staff": None, "can_use_admin": False}
     return {"staff": staff_for_user(user), "can_use_admin": admin.site.has_permission(request)}
+
+
+def inbox(request: HttpRequest) -> dict[str, object]:
+    """The count of arrivals that could not be processed, for managers' navigation. Lazy:
+    one indexed COUNT, run only when a full page's navigation shows it."""
+
+    def count() -> int:
+        from tickets.models import InboxEvent, StaffMember
+
+        found = staff_for_user(request.user) if hasattr(request, "user") else None
+        if found is None or found.role != StaffMember.Role.MANAGER:
+            return 0
+        return InboxEvent.objects.filter(status=InboxEvent.Status.INVALID).count()
+
+    return {"inbox_invalid": SimpleLazyObject(count)}

@@ -847,6 +847,7 @@ class InboxEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "received_at"], name="inbox_status_received_idx"),
+            models.Index(fields=["-received_at", "-id"], name="inbox_received_idx"),
         ]
 
     def __str__(self) -> str:

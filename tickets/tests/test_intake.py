@@ -43,7 +43,7 @@ def _post(
 ) -> Any:
     http = HttpClient()
     raw = body if isinstance(body, str) else json.dumps(body)
-    extra = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    extra: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
     extra.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
     return http.post(URL, data=raw, content_type=content_type, **extra)
 

@@ -44,6 +44,9 @@ MANAGER_CONFIG_ROUTES = {
     "rule_move",
     "rule_set_active",
     "rule_delete",
+    # The intake inbox: managers only, any client's raw arrivals (test_inbox_pages.py).
+    "inbox_detail",
+    "inbox_replay",
 }
 # Collection routes: each has hand-written tests (here or in the app's tests) showing foreign
 # rows left out, or is manager configuration.
@@ -72,6 +75,7 @@ COLLECTION_ROUTES = {
     "rule_preview",
     "dispatch_board",
     "dispatch_policy_save",
+    "inbox_list",
 }
 
 
