@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tickets.intake.enrich import Enrichment, enrich
+from tickets.intake.enrich import Enrichment, enrich, enrich_many
 from tickets.intake.generic import generic_parse
 from tickets.intake.types import IntakeError, TicketInput
 from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
@@ -98,15 +98,44 @@ def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEven
 
 
 def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
+    """Parse the claimed arrivals, match the batch's records in a few queries, then store
+    each in its own transaction; the pipeline hears of the batch's tickets once."""
+    events = list(InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"))
+    parsed = [(event, _parse(event)) for event in events]
+    good = [(event, data) for event, data in parsed if isinstance(data, TicketInput)]
+    matched = enrich_many([(data, data.opened_at or event.received_at) for event, data in good])
+    found = {event.id: match for (event, _), match in zip(good, matched, strict=True)}
     ticket_ids: list[int] = []
     try:
-        for event in InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"):
-            ticket_id = _process_one(event, moment)
-            if ticket_id is not None:
-                ticket_ids.append(ticket_id)
+        for event, data in parsed:
+            if isinstance(data, IntakeError):
+                _invalid(event, data, moment)
+                continue
+            with transaction.atomic():
+                ticket = ticket_from_input(data, event=event, now=moment, found=found[event.id])
+                event.status, event.ticket, event.error = InboxEvent.Status.PROCESSED, ticket, ""
+                event.processed_at = moment
+                event.save(update_fields=["status", "ticket", "error", "processed_at"])
+            ticket_ids.append(ticket.id)
     finally:  # an unexpected failure leaves the rest to the sweep; what is done goes on
         if ticket_ids:
             tickets_arrived_send(ticket_ids)
+
+
+def _parse(event: InboxEvent) -> TicketInput | IntakeError:
+    parser = PARSERS.get(event.channel)
+    if parser is None:
+        return IntakeError(f"No parser for the {event.get_channel_display()} channel yet.")
+    try:
+        return parser(event.payload)
+    except IntakeError as error:
+        return error
+
+
+def _invalid(event: InboxEvent, error: IntakeError, moment: dt.datetime) -> None:
+    event.status, event.error = InboxEvent.Status.INVALID, str(error)
+    event.processed_at = moment
+    event.save(update_fields=["status", "error", "processed_at"])
 
 
 def inbox_drain(*, budget_seconds: float = DRAIN_SECONDS) -> int:
@@ -161,26 +190,6 @@ def _claim(event_id: int | None, moment: dt.datetime) -> list[int]:
     return owned
 
 
-def _process_one(event: InboxEvent, moment: dt.datetime) -> int | None:
-    """Parse and store one claimed arrival; the ticket id, or None when it is invalid."""
-    parser = PARSERS.get(event.channel)
-    try:
-        if parser is None:
-            raise IntakeError(f"No parser for the {event.get_channel_display()} channel yet.")
-        data = parser(event.payload)
-        with transaction.atomic():
-            ticket = ticket_from_input(data, event=event, now=moment)
-            event.status, event.ticket, event.error = InboxEvent.Status.PROCESSED, ticket, ""
-            event.processed_at = moment
-            event.save(update_fields=["status", "ticket", "error", "processed_at"])
-        return ticket.id
-    except IntakeError as error:
-        event.status, event.error = InboxEvent.Status.INVALID, str(error)
-        event.processed_at = moment
-        event.save(update_fields=["status", "error", "processed_at"])
-        return None
-
-
 def _plus_one() -> Any:
     from django.db.models import F
 
@@ -221,7 +230,9 @@ def inbox_sweep(*, now: dt.datetime | None = None) -> int:
     return waiting
 
 
-def ticket_from_input(data: TicketInput, *, event: InboxEvent, now: dt.datetime) -> Ticket:
+def ticket_from_input(
+    data: TicketInput, *, event: InboxEvent, now: dt.datetime, found: Enrichment | None = None
+) -> Ticket:
     """Create the ticket (with its creation and what intake matched on the timeline) or,
     for a ticket already mirrored, bring its text up to date."""
     existing = (
@@ -232,7 +243,7 @@ def ticket_from_input(data: TicketInput, *, event: InboxEvent, now: dt.datetime)
     if existing is not None:
         return _update(existing, data, event=event, now=now)
     opened = data.opened_at or event.received_at
-    found = enrich(data, opened_at=opened)
+    found = found or enrich(data, opened_at=opened)
     ticket = Ticket.objects.create(
         source=data.source,
         external_id=data.external_id,
@@ -246,36 +257,43 @@ def ticket_from_input(data: TicketInput, *, event: InboxEvent, now: dt.datetime)
         source_updated_at=data.updated_at,
         raw_payload=data.raw,
     )
-    ticket.assets.set(found.assets)
+    if found.assets:
+        ticket.assets.set(found.assets)
     _record_creation(ticket, found, event)
     return ticket
 
 
 def _record_creation(ticket: Ticket, found: Enrichment, event: InboxEvent) -> None:
-    ticket_event_record(
-        ticket=ticket,
-        kind=TicketEvent.Kind.CREATED,
-        actor_kind=TicketEvent.ActorKind.SYSTEM,
-        actor_name=event.get_channel_display(),
-        occurred_at=ticket.opened_at,
-        data={"inbox_event": event.id},
-        dedupe_key=f"inbox:{event.id}",
-    )
-    ticket_event_record(
-        ticket=ticket,
-        kind=TicketEvent.Kind.ENRICHED,
-        actor_kind=TicketEvent.ActorKind.SYSTEM,
-        actor_name="Intake",
-        body=found.sentence(),
-        data={
-            "client": found.client.id if found.client else None,
-            "contact": found.contact.id if found.contact else None,
-            "assets": [asset.id for asset in found.assets],
-            "contract": found.contract.id if found.contract else None,
-            "after_hours": found.after_hours,
-            "vip": bool(found.contact and found.contact.is_vip),
-            "privileged": bool(found.contact and found.contact.is_privileged),
-        },
+    """The ticket's first two events — created, and what intake matched — in one insert."""
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket=ticket,
+                kind=TicketEvent.Kind.CREATED,
+                actor_kind=TicketEvent.ActorKind.SYSTEM,
+                actor_name=event.get_channel_display(),
+                occurred_at=ticket.opened_at,
+                data={"inbox_event": event.id},
+                dedupe_key=f"inbox:{event.id}",
+            ),
+            TicketEvent(
+                ticket=ticket,
+                kind=TicketEvent.Kind.ENRICHED,
+                actor_kind=TicketEvent.ActorKind.SYSTEM,
+                actor_name="Intake",
+                occurred_at=ticket.opened_at,
+                body=found.sentence(),
+                data={
+                    "client": found.client.id if found.client else None,
+                    "contact": found.contact.id if found.contact else None,
+                    "assets": [asset.id for asset in found.assets],
+                    "contract": found.contract.id if found.contract else None,
+                    "after_hours": found.after_hours,
+                    "vip": bool(found.contact and found.contact.is_vip),
+                    "privileged": bool(found.contact and found.contact.is_privileged),
+                },
+            ),
+        ]
     )
 
 
