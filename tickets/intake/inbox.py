@@ -98,28 +98,91 @@ def inbox_process(*, event_id: int, now: dt.datetime | None = None) -> InboxEven
 
 
 def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
-    """Parse the claimed arrivals, match the batch's records in a few queries, then store
-    each in its own transaction; the pipeline hears of the batch's tickets once."""
+    """Parse the claimed arrivals and match the batch's records in a few queries. New
+    tickets are written together (a handful of inserts for the batch); updates, repeats
+    within the batch, and anything a concurrent writer got to first go one at a time, each in
+    its own transaction. The pipeline hears of the batch's tickets once."""
     events = list(InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"))
     parsed = [(event, _parse(event)) for event in events]
     good = [(event, data) for event, data in parsed if isinstance(data, TicketInput)]
     matched = enrich_many([(data, data.opened_at or event.received_at) for event, data in good])
     found = {event.id: match for (event, _), match in zip(good, matched, strict=True)}
+    for event, data in parsed:
+        if isinstance(data, IntakeError):
+            _invalid(event, data, moment)
+    fresh, one_by_one = _split_new(good)
     ticket_ids: list[int] = []
     try:
-        for event, data in parsed:
-            if isinstance(data, IntakeError):
-                _invalid(event, data, moment)
-                continue
+        ticket_ids += _create_together(fresh, found, moment)
+    except IntegrityError:  # another drain created one of them meanwhile
+        one_by_one = fresh + one_by_one
+    try:
+        for event, data in one_by_one:
             with transaction.atomic():
                 ticket = ticket_from_input(data, event=event, now=moment, found=found[event.id])
-                event.status, event.ticket, event.error = InboxEvent.Status.PROCESSED, ticket, ""
-                event.processed_at = moment
+                _processed(event, ticket, moment)
                 event.save(update_fields=["status", "ticket", "error", "processed_at"])
             ticket_ids.append(ticket.id)
     finally:  # an unexpected failure leaves the rest to the sweep; what is done goes on
         if ticket_ids:
             tickets_arrived_send(ticket_ids)
+
+
+Parsed = tuple[InboxEvent, TicketInput]
+
+
+def _split_new(good: list[Parsed]) -> tuple[list[Parsed], list[Parsed]]:
+    """(arrivals of tickets not mirrored yet, each once; everything else)."""
+    keys = {(data.source, data.external_id) for _, data in good}
+    sources = {source for source, _ in keys}
+    existing = set(
+        Ticket.objects.filter(source__in=sources, external_id__in={e for _, e in keys}).values_list(
+            "source", "external_id"
+        )
+    )
+    fresh: list[Parsed] = []
+    rest: list[Parsed] = []
+    for item in good:
+        key = (item[1].source, item[1].external_id)
+        (rest if key in existing else fresh).append(item)
+        existing.add(key)  # a second arrival of it in this batch is an update
+    return fresh, rest
+
+
+def _create_together(
+    fresh: list[Parsed], found: dict[int, Enrichment], moment: dt.datetime
+) -> list[int]:
+    if not fresh:
+        return []
+    with transaction.atomic():
+        tickets = Ticket.objects.bulk_create(
+            [_new_ticket(data, event, found[event.id]) for event, data in fresh]
+        )
+        TicketEvent.objects.bulk_create(
+            [
+                step
+                for (event, _), ticket in zip(fresh, tickets, strict=True)
+                for step in _creation_events(ticket, found[event.id], event)
+            ]
+        )
+        Ticket.assets.through.objects.bulk_create(
+            [
+                Ticket.assets.through(ticket_id=ticket.id, asset_id=asset.id)
+                for (event, _), ticket in zip(fresh, tickets, strict=True)
+                for asset in found[event.id].assets
+            ]
+        )
+        for (event, _), ticket in zip(fresh, tickets, strict=True):
+            _processed(event, ticket, moment)
+        InboxEvent.objects.bulk_update(
+            [event for event, _ in fresh], ["status", "ticket", "error", "processed_at"]
+        )
+    return [ticket.id for ticket in tickets]
+
+
+def _processed(event: InboxEvent, ticket: Ticket, moment: dt.datetime) -> None:
+    event.status, event.ticket, event.error = InboxEvent.Status.PROCESSED, ticket, ""
+    event.processed_at = moment
 
 
 def _parse(event: InboxEvent) -> TicketInput | IntakeError:
@@ -242,9 +305,17 @@ def ticket_from_input(
     )
     if existing is not None:
         return _update(existing, data, event=event, now=now)
-    opened = data.opened_at or event.received_at
-    found = found or enrich(data, opened_at=opened)
-    ticket = Ticket.objects.create(
+    found = found or enrich(data, opened_at=data.opened_at or event.received_at)
+    ticket = _new_ticket(data, event, found)
+    ticket.save()
+    if found.assets:
+        ticket.assets.set(found.assets)
+    TicketEvent.objects.bulk_create(_creation_events(ticket, found, event))
+    return ticket
+
+
+def _new_ticket(data: TicketInput, event: InboxEvent, found: Enrichment) -> Ticket:
+    return Ticket(
         source=data.source,
         external_id=data.external_id,
         summary=data.summary,
@@ -253,48 +324,42 @@ def ticket_from_input(
         client=found.client,
         contact=found.contact,
         contract=found.contract,
-        opened_at=opened,
+        opened_at=data.opened_at or event.received_at,
         source_updated_at=data.updated_at,
         raw_payload=data.raw,
     )
-    if found.assets:
-        ticket.assets.set(found.assets)
-    _record_creation(ticket, found, event)
-    return ticket
 
 
-def _record_creation(ticket: Ticket, found: Enrichment, event: InboxEvent) -> None:
-    """The ticket's first two events — created, and what intake matched — in one insert."""
-    TicketEvent.objects.bulk_create(
-        [
-            TicketEvent(
-                ticket=ticket,
-                kind=TicketEvent.Kind.CREATED,
-                actor_kind=TicketEvent.ActorKind.SYSTEM,
-                actor_name=event.get_channel_display(),
-                occurred_at=ticket.opened_at,
-                data={"inbox_event": event.id},
-                dedupe_key=f"inbox:{event.id}",
-            ),
-            TicketEvent(
-                ticket=ticket,
-                kind=TicketEvent.Kind.ENRICHED,
-                actor_kind=TicketEvent.ActorKind.SYSTEM,
-                actor_name="Intake",
-                occurred_at=ticket.opened_at,
-                body=found.sentence(),
-                data={
-                    "client": found.client.id if found.client else None,
-                    "contact": found.contact.id if found.contact else None,
-                    "assets": [asset.id for asset in found.assets],
-                    "contract": found.contract.id if found.contract else None,
-                    "after_hours": found.after_hours,
-                    "vip": bool(found.contact and found.contact.is_vip),
-                    "privileged": bool(found.contact and found.contact.is_privileged),
-                },
-            ),
-        ]
-    )
+def _creation_events(ticket: Ticket, found: Enrichment, event: InboxEvent) -> list[TicketEvent]:
+    """The ticket's first two events: created, and what intake matched and why."""
+    return [
+        TicketEvent(
+            ticket=ticket,
+            kind=TicketEvent.Kind.CREATED,
+            actor_kind=TicketEvent.ActorKind.SYSTEM,
+            actor_name=event.get_channel_display(),
+            occurred_at=ticket.opened_at,
+            data={"inbox_event": event.id},
+            dedupe_key=f"inbox:{event.id}",
+        ),
+        TicketEvent(
+            ticket=ticket,
+            kind=TicketEvent.Kind.ENRICHED,
+            actor_kind=TicketEvent.ActorKind.SYSTEM,
+            actor_name="Intake",
+            occurred_at=ticket.opened_at,
+            body=found.sentence(),
+            data={
+                "client": found.client.id if found.client else None,
+                "contact": found.contact.id if found.contact else None,
+                "assets": [asset.id for asset in found.assets],
+                "contract": found.contract.id if found.contract else None,
+                "after_hours": found.after_hours,
+                "vip": bool(found.contact and found.contact.is_vip),
+                "privileged": bool(found.contact and found.contact.is_privileged),
+            },
+        ),
+    ]
 
 
 def _update(ticket: Ticket, data: TicketInput, *, event: InboxEvent, now: dt.datetime) -> Ticket:

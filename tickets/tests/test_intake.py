@@ -310,3 +310,22 @@ def test_a_burst_queues_one_drain_which_takes_everything(
     assert inbox_drain() == 3
     assert inbox_drain() == 0
     assert Ticket.objects.filter(external_id__startswith="d-").count() == 3
+
+
+@pytest.mark.django_db
+def test_a_ticket_and_its_update_in_one_batch(intake: World) -> None:
+    from tickets.intake.inbox import inbox_drain
+
+    for summary, updated in (("first words", "03:00"), ("second words", "04:00")):
+        inbox_store(
+            channel=InboxEvent.Channel.API,
+            body=json.dumps(
+                _payload(external_id="same", summary=summary, updated_at=f"2026-11-25T{updated}Z")
+            ),
+        )
+    assert inbox_drain() == 2
+    ticket = Ticket.objects.get(external_id="same")
+    assert ticket.summary == "second words"
+    kinds = list(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
+    assert sorted(kinds) == ["created", "enriched", "updated_at_source"]
+    assert set(InboxEvent.objects.values_list("ticket_id", flat=True)) == {ticket.id}
