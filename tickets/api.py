@@ -95,6 +95,7 @@ class TicketIntakeApi(APIView):
     authentication_classes = [IntakeKeyAuthentication]
     permission_classes = [HasIntakeKey]
     parser_classes = [RawBody]
+    channel = InboxEvent.Channel.API
 
     @extend_schema(
         summary="Send a ticket",
@@ -138,7 +139,7 @@ class TicketIntakeApi(APIView):
         content_type = request.content_type or ""
         error = _problem(body, content_type)
         event, created = inbox_store(
-            channel=InboxEvent.Channel.API,
+            channel=self.channel,
             body=body,
             delivery_key=request.headers.get("Idempotency-Key", "")[:150],
             content_type=content_type,
@@ -170,3 +171,54 @@ def _problem(body: str, content_type: str) -> str:
     if not isinstance(data, dict):
         return "The body must be a JSON object."
     return ""
+
+
+_ALERT_EXAMPLE = {
+    "version": "4",
+    "status": "firing",
+    "receiver": "servicedesk",
+    "groupKey": '{}:{alertname="DiskFull"}',
+    "commonLabels": {"alertname": "DiskFull", "client": "acme-dental"},
+    "alerts": [
+        {
+            "status": "firing",
+            "fingerprint": "c2a4e0f1b9d3e7a8",
+            "labels": {"severity": "critical", "instance": "ACME-FS01:9100"},
+            "annotations": {"summary": "Disk full on ACME-FS01"},
+            "startsAt": "2026-11-27T09:30:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus.example/graph",
+        }
+    ],
+}
+
+
+class AlertmanagerIntakeApi(TicketIntakeApi):
+    channel = InboxEvent.Channel.ALERTMANAGER
+
+    @extend_schema(
+        summary="Receive Prometheus Alertmanager notifications",
+        description=(
+            "Point an Alertmanager `webhook_configs` receiver here with "
+            "`http_config.authorization.credentials` set to an intake key. Each alert becomes "
+            "one ticket keyed by its fingerprint: a repeated notification changes nothing, a "
+            "`resolved` alert resolves its ticket and a new firing reopens it, so a flapping "
+            "alert stays one ticket. Labels read: `client` or `customer` (client identifier), "
+            "`severity`, `instance`/`host`/`hostname`/`node` (matched to assets), `alertname`; "
+            "annotations `summary` and `description`."
+        ),
+        request=inline_serializer("AlertmanagerNotification", {"version": serializers.CharField()}),
+        examples=[OpenApiExample("A firing disk alert", value=_ALERT_EXAMPLE)],
+        responses={
+            202: inline_serializer(
+                "AlertAccepted",
+                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
+            ),
+            400: inline_serializer(
+                "AlertRejected",
+                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)

@@ -15,15 +15,19 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tickets.intake.alertmanager import alertmanager_parse
 from tickets.intake.enrich import Enrichment, enrich, enrich_many
 from tickets.intake.generic import generic_parse
 from tickets.intake.types import IntakeError, TicketInput
 from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
-from tickets.services import ticket_event_record
+from tickets.services import Actor, ticket_change, ticket_event_record
 from tickets.signals import tickets_arrived_send
 
-Parser = Callable[[str], TicketInput]
-PARSERS: dict[str, Parser] = {InboxEvent.Channel.API: generic_parse}
+Parser = Callable[[str], list[TicketInput]]  # one arrival may carry several (alert groups)
+PARSERS: dict[str, Parser] = {
+    InboxEvent.Channel.API: lambda body: [generic_parse(body)],
+    InboxEvent.Channel.ALERTMANAGER: alertmanager_parse,
+}
 STALE_CLAIM = dt.timedelta(minutes=5)  # a worker that died mid-event
 MAX_BODY = 2_000_000
 
@@ -104,12 +108,14 @@ def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
     its own transaction. The pipeline hears of the batch's tickets once."""
     events = list(InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"))
     parsed = [(event, _parse(event)) for event in events]
-    good = [(event, data) for event, data in parsed if isinstance(data, TicketInput)]
+    good = [
+        (event, data) for event, inputs in parsed if isinstance(inputs, list) for data in inputs
+    ]
     matched = enrich_many([(data, data.opened_at or event.received_at) for event, data in good])
-    found = {event.id: match for (event, _), match in zip(good, matched, strict=True)}
-    for event, data in parsed:
-        if isinstance(data, IntakeError):
-            _invalid(event, data, moment)
+    found = {id(data): match for (_, data), match in zip(good, matched, strict=True)}
+    for event, inputs in parsed:
+        if isinstance(inputs, IntakeError):
+            _invalid(event, inputs, moment)
     fresh, one_by_one = _split_new(good)
     ticket_ids: list[int] = []
     try:
@@ -119,20 +125,25 @@ def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
     try:
         for event, data in one_by_one:
             with transaction.atomic():
-                ticket = ticket_from_input(data, event=event, now=moment, found=found[event.id])
-                _processed(event, ticket, moment)
-                event.save(update_fields=["status", "ticket", "error", "processed_at"])
+                ticket = ticket_from_input(data, event=event, now=moment, found=found[id(data)])
+                if event.status != InboxEvent.Status.PROCESSED:  # its first ticket
+                    _processed(event, ticket, moment)
+                    event.save(update_fields=["status", "ticket", "error", "processed_at"])
             ticket_ids.append(ticket.id)
     finally:  # an unexpected failure leaves the rest to the sweep; what is done goes on
         if ticket_ids:
-            tickets_arrived_send(ticket_ids)
+            tickets_arrived_send(sorted(set(ticket_ids)))
 
 
 Parsed = tuple[InboxEvent, TicketInput]
 
 
 def _split_new(good: list[Parsed]) -> tuple[list[Parsed], list[Parsed]]:
-    """(arrivals of tickets not mirrored yet, each once; everything else)."""
+    """(new tickets that can be written together; everything else: updates, a ticket's
+    second arrival in this batch, state changes, arrivals that carry several tickets)."""
+    per_event: dict[int, int] = {}
+    for event, _ in good:
+        per_event[event.id] = per_event.get(event.id, 0) + 1
     keys = {(data.source, data.external_id) for _, data in good}
     sources = {source for source, _ in keys}
     existing = set(
@@ -144,7 +155,8 @@ def _split_new(good: list[Parsed]) -> tuple[list[Parsed], list[Parsed]]:
     rest: list[Parsed] = []
     for item in good:
         key = (item[1].source, item[1].external_id)
-        (rest if key in existing else fresh).append(item)
+        alone = per_event[item[0].id] == 1 and item[1].resolved is not True
+        (fresh if alone and key not in existing else rest).append(item)
         existing.add(key)  # a second arrival of it in this batch is an update
     return fresh, rest
 
@@ -152,24 +164,25 @@ def _split_new(good: list[Parsed]) -> tuple[list[Parsed], list[Parsed]]:
 def _create_together(
     fresh: list[Parsed], found: dict[int, Enrichment], moment: dt.datetime
 ) -> list[int]:
+    """New tickets of single-ticket arrivals, keyed in `found` by id(input)."""
     if not fresh:
         return []
     with transaction.atomic():
         tickets = Ticket.objects.bulk_create(
-            [_new_ticket(data, event, found[event.id]) for event, data in fresh]
+            [_new_ticket(data, event, found[id(data)]) for event, data in fresh]
         )
         TicketEvent.objects.bulk_create(
             [
                 step
-                for (event, _), ticket in zip(fresh, tickets, strict=True)
-                for step in _creation_events(ticket, found[event.id], event)
+                for (event, data), ticket in zip(fresh, tickets, strict=True)
+                for step in _creation_events(ticket, found[id(data)], event)
             ]
         )
         Ticket.assets.through.objects.bulk_create(
             [
                 Ticket.assets.through(ticket_id=ticket.id, asset_id=asset.id)
-                for (event, _), ticket in zip(fresh, tickets, strict=True)
-                for asset in found[event.id].assets
+                for (_, data), ticket in zip(fresh, tickets, strict=True)
+                for asset in found[id(data)].assets
             ]
         )
         for (event, _), ticket in zip(fresh, tickets, strict=True):
@@ -185,14 +198,15 @@ def _processed(event: InboxEvent, ticket: Ticket, moment: dt.datetime) -> None:
     event.processed_at = moment
 
 
-def _parse(event: InboxEvent) -> TicketInput | IntakeError:
+def _parse(event: InboxEvent) -> list[TicketInput] | IntakeError:
     parser = PARSERS.get(event.channel)
     if parser is None:
         return IntakeError(f"No parser for the {event.get_channel_display()} channel yet.")
     try:
-        return parser(event.payload)
+        found = parser(event.payload)
     except IntakeError as error:
         return error
+    return found or IntakeError("The arrival carries nothing to make a ticket of.")
 
 
 def _invalid(event: InboxEvent, error: IntakeError, moment: dt.datetime) -> None:
@@ -311,6 +325,7 @@ def ticket_from_input(
     if found.assets:
         ticket.assets.set(found.assets)
     TicketEvent.objects.bulk_create(_creation_events(ticket, found, event))
+    _apply_state(ticket, data, event)
     return ticket
 
 
@@ -370,19 +385,38 @@ def _update(ticket: Ticket, data: TicketInput, *, event: InboxEvent, now: dt.dat
         for name, value in (("summary", data.summary), ("description", data.description))
         if getattr(ticket, name) != value
     ]
-    if not changed:
-        return ticket
     ticket.summary, ticket.description = data.summary, data.description
     ticket.source_updated_at, ticket.raw_payload = data.updated_at, data.raw
     ticket.save(update_fields=[*changed, "source_updated_at", "raw_payload", "updated_at"])
-    ticket_event_record(
-        ticket=ticket,
-        kind=TicketEvent.Kind.UPDATED_AT_SOURCE,
-        actor_kind=TicketEvent.ActorKind.SYSTEM,
-        actor_name=event.get_channel_display(),
-        body=f"Changed at the source: {' and '.join(changed)}.",
-        data={"inbox_event": event.id, "fields": changed},
-        occurred_at=data.updated_at or now,
-        dedupe_key=f"inbox:{event.id}",
-    )
+    if changed:
+        ticket_event_record(
+            ticket=ticket,
+            kind=TicketEvent.Kind.UPDATED_AT_SOURCE,
+            actor_kind=TicketEvent.ActorKind.SYSTEM,
+            actor_name=event.get_channel_display(),
+            body=f"Changed at the source: {' and '.join(changed)}.",
+            data={"inbox_event": event.id, "fields": changed},
+            occurred_at=data.updated_at or now,
+            dedupe_key=f"inbox:{event.id}",
+        )
+    _apply_state(ticket, data, event)
     return ticket
+
+
+def _apply_state(ticket: Ticket, data: TicketInput, event: InboxEvent) -> None:
+    """Resolve a ticket whose issue the source says is over; reopen a resolved one whose
+    issue is back (a flapping alert stays one ticket, its history on one timeline)."""
+    done = ticket.status in Ticket.DONE_STATUSES
+    if data.resolved is True and not done:
+        status = Ticket.Status.RESOLVED
+    elif data.resolved is False and done:
+        status = Ticket.Status.NEW
+    else:
+        return
+    actor = Actor(
+        kind=TicketEvent.ActorKind.SYSTEM,
+        name=event.get_channel_display(),
+        data={"inbox_event": event.id},
+    )
+    ticket_change(ticket_id=ticket.id, actor=actor, changes={"status": status}, now=data.updated_at)
+    ticket.refresh_from_db()

@@ -24,3 +24,6 @@ class TicketInput:
     updated_at: dt.datetime | None = None
     hostnames: tuple[str, ...] = field(default_factory=tuple)
     raw: dict[str, object] = field(default_factory=dict)
+    # What the source says about the issue: True over (resolve the ticket), False still
+    # happening (reopen a resolved one: a flapping alert stays one ticket), None unknown.
+    resolved: bool | None = None

@@ -68,6 +68,7 @@ COLLECTION_ROUTES = {
     "api_policy_list",
     # Machine-to-machine (an intake key, no user): stores arrivals, reads nothing back.
     "api_intake_ticket",
+    "api_intake_alertmanager",
     "rule_list",
     "rule_conflicts",
     "rule_create",
