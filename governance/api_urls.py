@@ -2,12 +2,13 @@ from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularAPIView
 
 from governance import api
-from tickets.api import AlertmanagerIntakeApi, TicketIntakeApi
+from tickets.api import AlertmanagerIntakeApi, NinjaOneIntakeApi, TicketIntakeApi
 
 urlpatterns: list[URLPattern] = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("intake/tickets/", TicketIntakeApi.as_view(), name="api_intake_ticket"),
     path("intake/alertmanager/", AlertmanagerIntakeApi.as_view(), name="api_intake_alertmanager"),
+    path("intake/ninjaone/", NinjaOneIntakeApi.as_view(), name="api_intake_ninjaone"),
     path("governance/approvals/", api.ApprovalQueueApi.as_view(), name="api_approval_queue"),
     path(
         "governance/actions/<int:action_id>/",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -97,6 +98,14 @@ class TicketIntakeApi(APIView):
     parser_classes = [RawBody]
     channel = InboxEvent.Channel.API
 
+    # The sender's id for a delivery found in its body, when it sends no Idempotency-Key.
+    body_key: Callable[[str], str] | None = None
+
+    def delivery_key(self, request: Request, body: str) -> str:
+        """The sender's id for this delivery ("" lets the store use the body's digest)."""
+        header = request.headers.get("Idempotency-Key", "")[:150]
+        return header or (self.body_key(body) if self.body_key else "")
+
     @extend_schema(
         summary="Send a ticket",
         description=(
@@ -141,7 +150,7 @@ class TicketIntakeApi(APIView):
         event, created = inbox_store(
             channel=self.channel,
             body=body,
-            delivery_key=request.headers.get("Idempotency-Key", "")[:150],
+            delivery_key=self.delivery_key(request, body),
             content_type=content_type,
             headers={
                 name: request.headers[name] for name in KEPT_HEADERS if name in request.headers
@@ -222,3 +231,42 @@ class AlertmanagerIntakeApi(TicketIntakeApi):
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
+
+
+class NinjaOneIntakeApi(TicketIntakeApi):
+    channel = InboxEvent.Channel.NINJAONE
+
+    body_key = staticmethod(lambda body: _activity_key(body))
+
+    @extend_schema(
+        summary="Receive NinjaOne condition webhooks",
+        description=(
+            "Configure a NinjaOne webhook with the header `Authorization: Bearer <intake key>` "
+            "(NinjaOne does not sign deliveries). CONDITION activities become tickets keyed by "
+            "`seriesUid`: TRIGGERED opens or reopens it, RESET resolves it. The delivery's `id` "
+            "is its idempotency key when no `Idempotency-Key` header is sent."
+        ),
+        request=inline_serializer("NinjaOneActivity", {"seriesUid": serializers.CharField()}),
+        responses={
+            202: inline_serializer(
+                "NinjaOneAccepted",
+                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
+            ),
+            400: inline_serializer(
+                "NinjaOneRejected",
+                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+def _activity_key(body: str) -> str:
+    """A NinjaOne activity's id, which names the delivery."""
+    try:
+        activity = json.loads(body)
+    except json.JSONDecodeError:
+        return ""
+    found = activity.get("id") if isinstance(activity, dict) else None
+    return f"activity:{found}" if isinstance(found, int | str) and found != "" else ""

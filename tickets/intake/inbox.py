@@ -18,6 +18,7 @@ from django.utils import timezone
 from tickets.intake.alertmanager import alertmanager_parse
 from tickets.intake.enrich import Enrichment, enrich, enrich_many
 from tickets.intake.generic import generic_parse
+from tickets.intake.ninjaone import ninjaone_parse
 from tickets.intake.types import IntakeError, TicketInput
 from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
 from tickets.services import Actor, ticket_change, ticket_event_record
@@ -27,6 +28,7 @@ Parser = Callable[[str], list[TicketInput]]  # one arrival may carry several (al
 PARSERS: dict[str, Parser] = {
     InboxEvent.Channel.API: lambda body: [generic_parse(body)],
     InboxEvent.Channel.ALERTMANAGER: alertmanager_parse,
+    InboxEvent.Channel.NINJAONE: ninjaone_parse,
 }
 STALE_CLAIM = dt.timedelta(minutes=5)  # a worker that died mid-event
 MAX_BODY = 2_000_000

@@ -69,6 +69,7 @@ COLLECTION_ROUTES = {
     # Machine-to-machine (an intake key, no user): stores arrivals, reads nothing back.
     "api_intake_ticket",
     "api_intake_alertmanager",
+    "api_intake_ninjaone",
     "rule_list",
     "rule_conflicts",
     "rule_create",
