@@ -2,13 +2,19 @@ from django.urls import URLPattern, path
 from drf_spectacular.views import SpectacularAPIView
 
 from governance import api
-from tickets.api import AlertmanagerIntakeApi, NinjaOneIntakeApi, TicketIntakeApi
+from tickets.api import (
+    AlertmanagerIntakeApi,
+    EmailIntakeApi,
+    NinjaOneIntakeApi,
+    TicketIntakeApi,
+)
 
 urlpatterns: list[URLPattern] = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("intake/tickets/", TicketIntakeApi.as_view(), name="api_intake_ticket"),
     path("intake/alertmanager/", AlertmanagerIntakeApi.as_view(), name="api_intake_alertmanager"),
     path("intake/ninjaone/", NinjaOneIntakeApi.as_view(), name="api_intake_ninjaone"),
+    path("intake/email/", EmailIntakeApi.as_view(), name="api_intake_email"),
     path("governance/approvals/", api.ApprovalQueueApi.as_view(), name="api_approval_queue"),
     path(
         "governance/actions/<int:action_id>/",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -101,6 +102,10 @@ class TicketIntakeApi(APIView):
     # The sender's id for a delivery found in its body, when it sends no Idempotency-Key.
     body_key: Callable[[str], str] | None = None
 
+    def body_problem(self, body: str, content_type: str) -> str:
+        """Why the request is malformed as sent (it is kept anyway), or ""."""
+        return _problem(body, content_type)
+
     def delivery_key(self, request: Request, body: str) -> str:
         """The sender's id for this delivery ("" lets the store use the body's digest)."""
         header = request.headers.get("Idempotency-Key", "")[:150]
@@ -146,7 +151,7 @@ class TicketIntakeApi(APIView):
         raw: bytes = request.data if isinstance(request.data, bytes) else b""
         body = raw.decode("utf-8", "replace")
         content_type = request.content_type or ""
-        error = _problem(body, content_type)
+        error = self.body_problem(body, content_type)
         event, created = inbox_store(
             channel=self.channel,
             body=body,
@@ -270,3 +275,48 @@ def _activity_key(body: str) -> str:
         return ""
     found = activity.get("id") if isinstance(activity, dict) else None
     return f"activity:{found}" if isinstance(found, int | str) and found != "" else ""
+
+
+class EmailIntakeApi(TicketIntakeApi):
+    channel = InboxEvent.Channel.EMAIL
+    body_key = staticmethod(lambda body: _message_id(body))
+
+    def body_problem(self, body: str, content_type: str) -> str:
+        kind = content_type.split(";")[0].strip().lower()
+        if kind not in ("message/rfc822", "text/plain"):
+            return f"Send the raw message as message/rfc822, not “{kind or 'none'}”."
+        if not body.strip():
+            return "The message is empty."
+        return ""
+
+    @extend_schema(
+        summary="Receive a raw e-mail (RFC 822)",
+        description=(
+            "For mail gateways and forwarders: POST the message exactly as received with "
+            "`Content-Type: message/rfc822`. Its `Message-ID` is the idempotency key. The "
+            "subject becomes the summary and the text (quoted replies and signatures "
+            "stripped) the description; attachments stay in the stored message. A reply — "
+            "`In-Reply-To`/`References` naming an earlier message, or `[#123]` in the "
+            "subject from someone at that ticket's client — goes onto that ticket's timeline."
+        ),
+        request={"message/rfc822": {"type": "string", "format": "binary"}},
+        responses={
+            202: inline_serializer(
+                "EmailAccepted",
+                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
+            ),
+            400: inline_serializer(
+                "EmailRejected",
+                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
+            ),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+
+def _message_id(body: str) -> str:
+    """The Message-ID header of a raw message, read without parsing the whole message."""
+    head = body.split("\n\n", 1)[0].split("\r\n\r\n", 1)[0]
+    match = re.search(r"^message-id:\s*(<[^<>\s]+>)", head, re.IGNORECASE | re.MULTILINE)
+    return f"message:{match[1]}"[:150] if match else ""

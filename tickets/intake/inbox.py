@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tickets.intake.alertmanager import alertmanager_parse
+from tickets.intake.email import email_parse
 from tickets.intake.enrich import Enrichment, enrich, enrich_many
 from tickets.intake.generic import generic_parse
 from tickets.intake.ninjaone import ninjaone_parse
@@ -29,6 +30,7 @@ PARSERS: dict[str, Parser] = {
     InboxEvent.Channel.API: lambda body: [generic_parse(body)],
     InboxEvent.Channel.ALERTMANAGER: alertmanager_parse,
     InboxEvent.Channel.NINJAONE: ninjaone_parse,
+    InboxEvent.Channel.EMAIL: email_parse,
 }
 STALE_CLAIM = dt.timedelta(minutes=5)  # a worker that died mid-event
 MAX_BODY = 2_000_000
@@ -157,7 +159,9 @@ def _split_new(good: list[Parsed]) -> tuple[list[Parsed], list[Parsed]]:
     rest: list[Parsed] = []
     for item in good:
         key = (item[1].source, item[1].external_id)
-        alone = per_event[item[0].id] == 1 and item[1].resolved is not True
+        data = item[1]
+        threaded = bool(data.thread_message_ids or data.thread_ticket_ref)
+        alone = per_event[item[0].id] == 1 and data.resolved is not True and not threaded
         (fresh if alone and key not in existing else rest).append(item)
         existing.add(key)  # a second arrival of it in this batch is an update
     return fresh, rest
@@ -313,7 +317,11 @@ def ticket_from_input(
     data: TicketInput, *, event: InboxEvent, now: dt.datetime, found: Enrichment | None = None
 ) -> Ticket:
     """Create the ticket (with its creation and what intake matched on the timeline) or,
-    for a ticket already mirrored, bring its text up to date."""
+    for a ticket already mirrored, bring its text up to date; a reply goes onto the ticket
+    it answers."""
+    thread = _thread(data, found)
+    if thread is not None:
+        return _requester_reply(thread, data, event=event)
     existing = (
         Ticket.objects.select_for_update()
         .filter(source=data.source, external_id=data.external_id)
@@ -422,3 +430,58 @@ def _apply_state(ticket: Ticket, data: TicketInput, event: InboxEvent) -> None:
     )
     ticket_change(ticket_id=ticket.id, actor=actor, changes={"status": status}, now=data.updated_at)
     ticket.refresh_from_db()
+
+
+def _thread(data: TicketInput, found: Enrichment | None) -> Ticket | None:
+    """The ticket a reply answers: one whose messages it names, or the "[#123]" in its
+    subject — the latter only when the sender belongs to that ticket's client (a number
+    is easy to guess)."""
+    ids = list(data.thread_message_ids)
+    if ids:
+        by_message = (
+            Ticket.objects.filter(source=data.source, external_id__in=ids).first()
+            or Ticket.objects.filter(
+                inbox_events__channel=InboxEvent.Channel.EMAIL,
+                inbox_events__delivery_key__in=[f"message:{i}" for i in ids],
+            ).first()
+        )
+        if by_message is not None:
+            return by_message
+    if data.thread_ticket_ref is None:
+        return None
+    ticket = (
+        Ticket.objects.select_related("client", "contact").filter(pk=data.thread_ticket_ref).first()
+    )
+    if ticket is None or ticket.client is None:
+        return None
+    domain = data.requester_email.rpartition("@")[2]
+    same_contact = (
+        ticket.contact is not None and ticket.contact.email.lower() == data.requester_email
+    )
+    same_client = ticket.client.email_domains.filter(domain=domain).exists()
+    return ticket if same_contact or same_client else None
+
+
+def _requester_reply(ticket: Ticket, data: TicketInput, *, event: InboxEvent) -> Ticket:
+    """The requester's reply on the ticket's timeline; it brings back a ticket that waited
+    on them or was resolved."""
+    ticket_event_record(
+        ticket=ticket,
+        kind=TicketEvent.Kind.REQUESTER_REPLY,
+        actor_kind=TicketEvent.ActorKind.REQUESTER,
+        actor_name=data.requester_name or data.requester_email,
+        body=data.description or data.summary,
+        data={"inbox_event": event.id, "from": data.requester_email},
+        occurred_at=data.opened_at or event.received_at,
+        dedupe_key=f"inbox:{event.id}",
+    )
+    if ticket.status in (Ticket.Status.WAITING_CUSTOMER, *Ticket.DONE_STATUSES):
+        actor = Actor(
+            kind=TicketEvent.ActorKind.REQUESTER,
+            name=data.requester_email,
+            data={"inbox_event": event.id},
+        )
+        ticket_change(
+            ticket_id=ticket.id, actor=actor, changes={"status": Ticket.Status.IN_PROGRESS}
+        )
+    return ticket

@@ -27,3 +27,6 @@ class TicketInput:
     # What the source says about the issue: True over (resolve the ticket), False still
     # happening (reopen a resolved one: a flapping alert stays one ticket), None unknown.
     resolved: bool | None = None
+    # A reply: the message ids it answers, or a ticket it names ("[#123]" in a subject).
+    thread_message_ids: tuple[str, ...] = ()
+    thread_ticket_ref: int | None = None

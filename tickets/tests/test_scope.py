@@ -70,6 +70,7 @@ COLLECTION_ROUTES = {
     "api_intake_ticket",
     "api_intake_alertmanager",
     "api_intake_ninjaone",
+    "api_intake_email",
     "rule_list",
     "rule_conflicts",
     "rule_create",
