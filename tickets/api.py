@@ -93,6 +93,20 @@ _TICKET_EXAMPLE = {
 }
 
 
+def _responses(name: str) -> dict[int, Any]:
+    """What every intake endpoint answers: 202 once stored, 400 when malformed as sent."""
+    return {
+        202: inline_serializer(
+            f"{name}Accepted",
+            {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
+        ),
+        400: inline_serializer(
+            f"{name}Rejected",
+            {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
+        ),
+    }
+
+
 class TicketIntakeApi(APIView):
     authentication_classes = [IntakeKeyAuthentication]
     permission_classes = [HasIntakeKey]
@@ -136,16 +150,7 @@ class TicketIntakeApi(APIView):
             },
         ),
         examples=[OpenApiExample("A monitoring ticket", value=_TICKET_EXAMPLE)],
-        responses={
-            202: inline_serializer(
-                "IntakeAccepted",
-                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
-            ),
-            400: inline_serializer(
-                "IntakeRejected",
-                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
-            ),
-        },
+        responses=_responses("Intake"),
     )
     def post(self, request: Request) -> Response:
         raw: bytes = request.data if isinstance(request.data, bytes) else b""
@@ -223,16 +228,7 @@ class AlertmanagerIntakeApi(TicketIntakeApi):
         ),
         request=inline_serializer("AlertmanagerNotification", {"version": serializers.CharField()}),
         examples=[OpenApiExample("A firing disk alert", value=_ALERT_EXAMPLE)],
-        responses={
-            202: inline_serializer(
-                "AlertAccepted",
-                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
-            ),
-            400: inline_serializer(
-                "AlertRejected",
-                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
-            ),
-        },
+        responses=_responses("Alert"),
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
@@ -252,16 +248,7 @@ class NinjaOneIntakeApi(TicketIntakeApi):
             "is its idempotency key when no `Idempotency-Key` header is sent."
         ),
         request=inline_serializer("NinjaOneActivity", {"seriesUid": serializers.CharField()}),
-        responses={
-            202: inline_serializer(
-                "NinjaOneAccepted",
-                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
-            ),
-            400: inline_serializer(
-                "NinjaOneRejected",
-                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
-            ),
-        },
+        responses=_responses("NinjaOne"),
     )
     def post(self, request: Request) -> Response:
         return super().post(request)
@@ -300,16 +287,7 @@ class EmailIntakeApi(TicketIntakeApi):
             "subject from someone at that ticket's client — goes onto that ticket's timeline."
         ),
         request={"message/rfc822": {"type": "string", "format": "binary"}},
-        responses={
-            202: inline_serializer(
-                "EmailAccepted",
-                {"inbox_id": serializers.IntegerField(), "duplicate": serializers.BooleanField()},
-            ),
-            400: inline_serializer(
-                "EmailRejected",
-                {"detail": serializers.CharField(), "inbox_id": serializers.IntegerField()},
-            ),
-        },
+        responses=_responses("Email"),
     )
     def post(self, request: Request) -> Response:
         return super().post(request)

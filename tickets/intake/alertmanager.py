@@ -10,12 +10,11 @@ or error, warning, info), `instance` / `host` / `hostname` / `node` (matched to 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from tickets.intake.types import IntakeError, TicketInput
+from tickets.intake.types import IntakeError, TicketInput, as_dict, json_object
 from tickets.models import Priority, Ticket
 
 _SEVERITY = {
@@ -33,18 +32,15 @@ ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "not ended yet"
 
 
 def alertmanager_parse(body: str) -> list[TicketInput]:
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise IntakeError(f"The body is not JSON: {error.msg} at line {error.lineno}.") from None
-    if not isinstance(data, dict) or str(data.get("version")) != "4":
+    data = json_object(body)
+    if str(data.get("version")) != "4":
         raise IntakeError('Not an Alertmanager webhook: expected an object with "version": "4".')
     alerts = data.get("alerts")
     if not isinstance(alerts, list) or not alerts:
         raise IntakeError("The notification has no alerts.")
     if len(alerts) > MAX_ALERTS:
         raise IntakeError(f"More than {MAX_ALERTS} alerts in one notification.")
-    common = _dict(data.get("commonLabels"))
+    common = as_dict(data.get("commonLabels"))
     return [_alert(alert, common, index) for index, alert in enumerate(alerts)]
 
 
@@ -54,8 +50,8 @@ def _alert(alert: Any, common: dict[str, Any], index: int) -> TicketInput:
     fingerprint = alert.get("fingerprint")
     if not isinstance(fingerprint, str) or not fingerprint.strip():
         raise IntakeError(f"Alert {index + 1} has no fingerprint.")
-    labels = {**common, **_dict(alert.get("labels"))}
-    annotations = _dict(alert.get("annotations"))
+    labels = {**common, **as_dict(alert.get("labels"))}
+    annotations = as_dict(alert.get("annotations"))
     status = alert.get("status")
     if status not in ("firing", "resolved"):
         raise IntakeError(f"Alert {index + 1}: status must be firing or resolved, not {status!r}.")
@@ -87,10 +83,6 @@ def _alert(alert: Any, common: dict[str, Any], index: int) -> TicketInput:
         raw=alert,
         resolved=resolved,
     )
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _time(value: Any, what: str) -> dt.datetime:

@@ -4,12 +4,11 @@ names, for any tool that can send a webhook."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
-from tickets.intake.types import IntakeError, TicketInput
+from tickets.intake.types import IntakeError, TicketInput, json_object
 from tickets.models import Priority, Ticket
 
 MAX_SUMMARY = 255
@@ -18,12 +17,7 @@ _PRIORITY_WORDS = {"critical": 1, "high": 2, "medium": 3, "normal": 3, "low": 4}
 
 
 def generic_parse(body: str) -> TicketInput:
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise IntakeError(f"The body is not JSON: {error.msg} at line {error.lineno}.") from None
-    if not isinstance(data, dict):
-        raise IntakeError("The body must be a JSON object.")
+    data = json_object(body)
     external_id = _text(data, "external_id", 120, required=True)
     summary = _text(data, "summary", MAX_SUMMARY, required=True)
     hostnames = data.get("hostnames", [])

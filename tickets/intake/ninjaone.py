@@ -10,10 +10,9 @@ the client on the device's asset, or send `client` in the device's custom fields
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from tickets.intake.types import IntakeError, TicketInput
+from tickets.intake.types import IntakeError, TicketInput, as_dict, json_object
 from tickets.models import Priority, Ticket
 
 _SEVERITY = {
@@ -26,12 +25,7 @@ _SEVERITY = {
 
 
 def ninjaone_parse(body: str) -> list[TicketInput]:
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise IntakeError(f"The body is not JSON: {error.msg} at line {error.lineno}.") from None
-    if not isinstance(data, dict):
-        raise IntakeError("The body must be a JSON object.")
+    data = json_object(body)
     if data.get("activityType") != "CONDITION":
         raise IntakeError(
             f"Only CONDITION activities make tickets; this is {data.get('activityType')!r}."
@@ -43,10 +37,10 @@ def ninjaone_parse(body: str) -> list[TicketInput]:
     if status not in ("TRIGGERED", "RESET"):
         raise IntakeError(f"statusCode must be TRIGGERED or RESET, not {status!r}.")
     moment = _time(data.get("activityTime"))
-    device = _dict(data.get("device"))
+    device = as_dict(data.get("device"))
     hostname = str(device.get("systemName") or device.get("dnsName") or "").split(".")[0]
     subject = str(data.get("subject") or data.get("sourceName") or "NinjaOne condition")
-    fields = _dict(device.get("customFields"))
+    fields = as_dict(device.get("customFields"))
     return [
         TicketInput(
             source=Ticket.Source.ALERT,
@@ -62,10 +56,6 @@ def ninjaone_parse(body: str) -> list[TicketInput]:
             resolved=status == "RESET",
         )
     ]
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _description(data: dict[str, Any]) -> str:

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class IntakeError(ValueError):
     """The arrival cannot become a ticket; the message says why, for the manager's page."""
+
+
+def json_object(body: str) -> dict[str, Any]:
+    """The body as a JSON object, or an IntakeError that says what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise IntakeError(f"The body is not JSON: {error.msg} at line {error.lineno}.") from None
+    if not isinstance(data, dict):
+        raise IntakeError("The body must be a JSON object.")
+    return data
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A JSON field that should hold an object; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
