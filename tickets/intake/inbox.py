@@ -20,6 +20,7 @@ from tickets.intake.email import email_parse
 from tickets.intake.enrich import Enrichment, enrich, enrich_many
 from tickets.intake.generic import generic_parse
 from tickets.intake.ninjaone import ninjaone_parse
+from tickets.intake.portal import portal_parse
 from tickets.intake.types import IntakeError, TicketInput
 from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
 from tickets.services import Actor, ticket_change, ticket_event_record
@@ -31,6 +32,7 @@ PARSERS: dict[str, Parser] = {
     InboxEvent.Channel.ALERTMANAGER: alertmanager_parse,
     InboxEvent.Channel.NINJAONE: ninjaone_parse,
     InboxEvent.Channel.EMAIL: email_parse,
+    InboxEvent.Channel.PORTAL: portal_parse,
 }
 STALE_CLAIM = dt.timedelta(minutes=5)  # a worker that died mid-event
 MAX_BODY = 2_000_000

@@ -12,7 +12,8 @@ from tests.fixtures import World
 from tickets.models import TicketEvent
 
 # Routes that hold no client data, so scope does not apply to them.
-UNSCOPED_ROUTES = {"login", "logout", "healthz"}
+# The portal is for end users without an account; it shows no client data back.
+UNSCOPED_ROUTES = {"login", "logout", "healthz", "portal"}
 # Routes naming one object: each is checked below to be a 404 for a technician outside the
 # object's client. Value: (HTTP method, which object the URL names: a World attribute, or
 # "action" for an agent proposal on the world's ticket).
