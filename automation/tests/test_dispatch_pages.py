@@ -191,3 +191,13 @@ def test_try_it_offers_only_open_unassigned_tickets_the_user_may_see(world: Worl
     assert "Globex printer jam" in outsider and "Dana cannot sign in" not in outsider
     insider = world.login(world.tech_in).get(BOARD).content.decode()
     assert "Dana cannot sign in" in insider and "Globex printer jam" not in insider
+
+
+@pytest.mark.django_db
+def test_an_unassigned_ticket_links_to_its_dispatch_ranking(world: World) -> None:
+    http = world.login(world.tech_in)
+    page = http.get(reverse("ticket_detail", args=[world.ticket.id])).content.decode()
+    link = f"{reverse('dispatch_board')}?ticket={world.ticket.id}#try"
+    assert "Who would dispatch pick?" in page and link in page
+    ranking = http.get(link.split("#")[0]).content.decode()
+    assert f"#{world.ticket.id}" in ranking and "Assigned to" in ranking
