@@ -176,6 +176,10 @@ if any(len(key) < 24 for key in INTAKE_API_KEYS):
         "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'` makes one)."
     )
 
+# An arrival claimed this long ago and not finished (its worker died) is processed again by
+# the sweep; one waiting this long without a drain gets one.
+INTAKE_STALE_CLAIM_SECONDS = env_int("INTAKE_STALE_CLAIM_SECONDS", 300, minimum=5)
+
 # Background work: django-q2 with the ORM broker by default; Redis optional.
 Q_BROKER = env_choice("Q_BROKER", "orm", ("orm", "redis"))
 Q_CLUSTER: dict[str, object] = {

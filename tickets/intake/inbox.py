@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -34,7 +35,6 @@ PARSERS: dict[str, Parser] = {
     InboxEvent.Channel.EMAIL: email_parse,
     InboxEvent.Channel.PORTAL: portal_parse,
 }
-STALE_CLAIM = dt.timedelta(minutes=5)  # a worker that died mid-event
 MAX_BODY = 2_000_000
 
 
@@ -305,10 +305,12 @@ def inbox_sweep(*, now: dt.datetime | None = None) -> int:
 
     moment = now or timezone.now()
     InboxEvent.objects.filter(
-        status=InboxEvent.Status.PROCESSING, claimed_at__lt=moment - STALE_CLAIM
+        status=InboxEvent.Status.PROCESSING,
+        claimed_at__lt=moment - dt.timedelta(seconds=settings.INTAKE_STALE_CLAIM_SECONDS),
     ).update(status=InboxEvent.Status.RECEIVED)
     waiting = InboxEvent.objects.filter(
-        status=InboxEvent.Status.RECEIVED, received_at__lt=moment - dt.timedelta(minutes=1)
+        status=InboxEvent.Status.RECEIVED,
+        received_at__lt=moment - dt.timedelta(seconds=settings.INTAKE_STALE_CLAIM_SECONDS),
     ).count()
     if waiting:
         async_task("tickets.tasks.inbox_drain", group="intake")
