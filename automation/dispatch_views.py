@@ -28,21 +28,13 @@ from automation.dispatch_services import (
     dispatch_policy_save,
 )
 from automation.models import DISPATCH_FALLBACKS, DispatchPolicy
-from config.http import HtmxHttpRequest, wants_fragment
+from config.http import HtmxHttpRequest, forbidden, wants_fragment
 from tickets.models import StaffMember, Ticket
-from tickets.selectors import staff_for_user
+from tickets.selectors import is_manager, staff_for_user
 
 _STAFF_ONLY = "These pages are for the service desk's staff."
 _MANAGERS_ONLY = "Only service desk managers change how tickets are dispatched."
 _FOLLOW_DEFAULT = ""
-
-
-def _is_manager(staff: StaffMember | None) -> bool:
-    return staff is not None and staff.role == StaffMember.Role.MANAGER
-
-
-def _forbidden(request: HtmxHttpRequest, message: str) -> HttpResponse:
-    return render(request, "governance/forbidden.html", {"message": message}, status=403)
 
 
 class PolicyForm(forms.Form):
@@ -130,7 +122,7 @@ def _try_context(request: HtmxHttpRequest) -> dict[str, Any]:
 def _board_context(request: HtmxHttpRequest, staff: StaffMember) -> dict[str, Any]:
     now = timezone.now()
     technicians = selectors.board_technicians(now=now)
-    editable = _is_manager(staff)
+    editable = is_manager(staff)
     return {
         "cards": [_card(row, editable) for row in selectors.policy_rows(technicians)],
         "technicians": selectors.technician_rows(technicians),
@@ -148,7 +140,7 @@ def _board_context(request: HtmxHttpRequest, staff: StaffMember) -> dict[str, An
 def dispatch_board(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     if wants_fragment(request):
         return render(request, "automation/dispatch_board.html#try", _try_context(request))
     return render(request, "automation/dispatch_board.html", _board_context(request, staff))
@@ -166,8 +158,8 @@ def _row_for(key: str) -> selectors.PolicyRow:
 @login_required
 def dispatch_policy_save_view(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
-    if staff is None or not _is_manager(staff):
-        return _forbidden(request, _MANAGERS_ONLY)
+    if staff is None or not is_manager(staff):
+        return forbidden(request, _MANAGERS_ONLY)
     row = _row_for(request.POST.get("queue", ""))
     form = PolicyForm(request.POST, row=row, editable=True)
     if not form.is_valid():

@@ -22,22 +22,13 @@ from django_htmx.http import HttpResponseClientRedirect
 from automation import rule_forms, rule_selectors, rule_services
 from automation.models import TriageRule
 from automation.rules import ACTION_CHOICES, action_words, choice_names, condition_words
-from config.http import HtmxHttpRequest
+from config.http import HtmxHttpRequest, forbidden
 from tickets.models import StaffMember
-from tickets.selectors import staff_for_user
+from tickets.selectors import manager_for_user, staff_for_user
 
 _STAFF_ONLY = "These pages are for the service desk's staff."
 _MANAGERS_ONLY = "Only service desk managers change triage rules."
 PREVIEW_WEEK_CHOICES = (1, 2, 4, 8, 13)
-
-
-def _forbidden(request: HtmxHttpRequest, message: str) -> HttpResponse:
-    return render(request, "governance/forbidden.html", {"message": message}, status=403)
-
-
-def _manager(request: HtmxHttpRequest) -> StaffMember | None:
-    staff = staff_for_user(request.user)
-    return staff if staff is not None and staff.role == StaffMember.Role.MANAGER else None
 
 
 # --- list ------------------------------------------------------------------------------
@@ -48,7 +39,7 @@ def _manager(request: HtmxHttpRequest) -> StaffMember | None:
 def rule_list(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     rules = list(rule_selectors.rules_ordered())
     names = choice_names(rules)
     rows = [
@@ -69,7 +60,7 @@ def rule_conflicts(request: HtmxHttpRequest) -> HttpResponse:
     """The conflicts section of the list, loaded after the page (it evaluates every rule on
     recent tickets)."""
     if staff_for_user(request.user) is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     rules = list(rule_selectors.rules_ordered())
     found = rule_selectors.rules_conflicts(rules=rules, user=request.user, now=timezone.now())
     unique = {id(c): c for conflicts in found.values() for c in conflicts}
@@ -127,7 +118,7 @@ def _editor(
         "general_errors": errors.get("__all__", [])
         + errors.get("conditions", [])
         + errors.get("actions", []),
-        "is_manager": _manager(request) is not None,
+        "is_manager": manager_for_user(request.user) is not None,
         "week_choices": PREVIEW_WEEK_CHOICES,
         "weeks": rule_selectors.PREVIEW_WEEKS,
         "match_choices": TriageRule.Match.choices,
@@ -140,13 +131,13 @@ def _editor(
 def rule_create(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     if request.method == "GET":
-        if _manager(request) is None:
-            return _forbidden(request, _MANAGERS_ONLY)
+        if manager_for_user(request.user) is None:
+            return forbidden(request, _MANAGERS_ONLY)
         return _editor(request, None)
-    if _manager(request) is None:
-        return _forbidden(request, _MANAGERS_ONLY)
+    if manager_for_user(request.user) is None:
+        return forbidden(request, _MANAGERS_ONLY)
     data = rule_forms.rule_input_from(request.POST)
     try:
         rule = rule_services.rule_create(staff=staff, data=data)
@@ -166,12 +157,12 @@ def _to_list(request: HtmxHttpRequest) -> HttpResponse:
 def rule_edit(request: HtmxHttpRequest, rule_id: int) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     rule = get_object_or_404(TriageRule, pk=rule_id)
     if request.method == "GET":
         return _editor(request, rule)
-    if _manager(request) is None:
-        return _forbidden(request, _MANAGERS_ONLY)
+    if manager_for_user(request.user) is None:
+        return forbidden(request, _MANAGERS_ONLY)
     data = rule_forms.rule_input_from(request.POST)
     try:
         version = int(request.POST.get("version", "0"))
@@ -193,7 +184,7 @@ def rule_row(request: HtmxHttpRequest) -> HttpResponse:
     """One condition or action row: a new one ("add"), or the same one re-drawn after its
     field, test or action changed (the value widget depends on them)."""
     if staff_for_user(request.user) is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     kind = request.GET.get("row")
     if kind not in ("c", "a"):
         raise Http404("Unknown row kind.")
@@ -233,7 +224,7 @@ def _row_index(request: HtmxHttpRequest, kind: str) -> int:
 def rule_preview(request: HtmxHttpRequest) -> HttpResponse:
     """What the rule in the editor (saved or not) would do to recent tickets."""
     if staff_for_user(request.user) is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     data = rule_forms.rule_input_from(request.POST)
     try:
         cleaned = rule_services.rule_clean(data, rule_id=_int(request.POST.get("rule_id")))
@@ -286,9 +277,9 @@ def _error_lines(errors: dict[str, list[str]]) -> list[str]:
 
 
 def _write(request: HtmxHttpRequest, rule_id: int) -> tuple[StaffMember, TriageRule] | HttpResponse:
-    staff = _manager(request)
+    staff = manager_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _MANAGERS_ONLY)
+        return forbidden(request, _MANAGERS_ONLY)
     return staff, get_object_or_404(TriageRule, pk=rule_id)
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any
 
-from bench.ticket_list import REQUESTS, _create_database, _database_url_for, _time_requests
+from bench.child import run_in_fresh_database
+from bench.ticket_list import REQUESTS, _time_requests
 
 GATE_SAMPLES = 500
 
@@ -193,18 +193,8 @@ def main() -> None:
         sys.exit("bench.approval_queue needs DATABASE_URL=postgres://… (try `make bench`).")
     os.environ.setdefault("DEBUG", "true")
     pending = int(os.environ.get("BENCH_PENDING", "5000"))
-    name = "bench_approval_queue"
-    _create_database(base_url, name)
-    env = {**os.environ, "DATABASE_URL": _database_url_for(base_url, name)}
     print(f"bench.approval_queue: seeding {pending:,} pending actions…", file=sys.stderr)
-    child = subprocess.run(
-        [sys.executable, "-m", "bench.approval_queue", "--child", str(pending)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
-    )
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_in_fresh_database("bench.approval_queue", "bench_approval_queue", pending)
     print(json.dumps({"bench": "approval_queue", "requests": REQUESTS, **result}))
 
 

@@ -31,7 +31,8 @@ import sys
 import time
 from typing import Any
 
-from bench.ticket_list import _create_database, _database_url_for, _percentile
+from bench.child import cluster_start, run_in_fresh_database
+from bench.ticket_list import _percentile
 
 KEY = "bench-intake-key-0123456789abcdef"
 
@@ -123,14 +124,14 @@ def _burst_with_sigkill(count: int, contacts: list[str]) -> dict[str, Any]:
     distinct = len(set(keys))
     waiting = InboxEvent.objects.filter(delivery_key__startswith="burst-")
     started = time.perf_counter()
-    cluster = _cluster()
+    cluster = cluster_start()
     while waiting.filter(status="processed").count() < distinct // 3:
         time.sleep(0.05)
     os.killpg(cluster.pid, signal.SIGKILL)
     cluster.wait()
     killed_at = waiting.filter(status="processed").count()
     stuck = waiting.filter(status="processing").count()
-    cluster = _cluster()
+    cluster = cluster_start()
     try:
         deadline = time.monotonic() + 600
         while waiting.filter(status="processed").count() < distinct:
@@ -160,23 +161,10 @@ def _burst_with_sigkill(count: int, contacts: list[str]) -> dict[str, Any]:
     }
 
 
-def _cluster() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group, so SIGKILL reaches every worker
-    )
-
-
 def _process_with_cluster(*, expected: int, timeout: float = 900) -> float:
     from tickets.models import InboxEvent
 
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cluster = cluster_start()
     started = time.perf_counter()
     try:
         deadline = time.monotonic() + timeout
@@ -196,24 +184,14 @@ def main() -> None:
         sys.exit("bench.intake needs DATABASE_URL=postgres://… (try `make bench`).")
     os.environ.setdefault("DEBUG", "true")
     events = int(os.environ.get("BENCH_INTAKE_EVENTS", "2000"))
-    name = "bench_intake"
-    _create_database(base_url, name)
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url_for(base_url, name),
-        "INTAKE_API_KEYS": KEY,
-        "INTAKE_STALE_CLAIM_SECONDS": "5",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
     print(f"bench.intake: {events:,} deliveries…", file=sys.stderr)
-    child = subprocess.run(
-        [sys.executable, "-m", "bench.intake", "--child", str(events)],
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-        check=True,
+    measured = run_in_fresh_database(
+        "bench.intake",
+        "bench_intake",
+        events,
+        {"INTAKE_API_KEYS": KEY, "INTAKE_STALE_CLAIM_SECONDS": "5"},
     )
-    result = {"bench": "intake", **json.loads(child.stdout.strip().splitlines()[-1])}
+    result = {"bench": "intake", **measured}
     print(json.dumps(result))
 
 

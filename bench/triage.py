@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.ticket_list import _create_database, _database_url_for, _percentile
+from bench.child import cluster_start, run_in_fresh_database
+from bench.ticket_list import _percentile
 
 DATASET = Path(
     os.environ.get(
@@ -142,11 +142,7 @@ def _through_the_cluster(ids: list[int]) -> dict[str, Any]:
     from tickets.signals import tickets_arrived_send
 
     workers = int(os.environ.get("Q_WORKERS", "2"))
-    cluster = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    cluster = cluster_start()
     try:
         warm, measured = ids[: 20 * workers], ids[20 * workers :]
         _queue_and_wait(warm, batch=20, send=tickets_arrived_send)
@@ -200,18 +196,8 @@ def main() -> None:
     base_url = os.environ.get("DATABASE_URL", "")
     tickets = int(os.environ.get("BENCH_PIPELINE_TICKETS", "1000"))
     if base_url.startswith(("postgres://", "postgresql://")):
-        name = "bench_triage"
-        _create_database(base_url, name)
-        env = {**os.environ, "DATABASE_URL": _database_url_for(base_url, name)}
         print(f"bench.triage: pipeline on {tickets} tickets…", file=sys.stderr)
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.triage", "--child", str(tickets)],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-            check=True,
-        )
-        result["pipeline"] = json.loads(child.stdout.strip().splitlines()[-1])
+        result["pipeline"] = run_in_fresh_database("bench.triage", "bench_triage", tickets)
     else:
         result["pipeline"] = {"skipped": "needs DATABASE_URL=postgres://… (try `make bench`)"}
     print(json.dumps(result))

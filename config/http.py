@@ -1,4 +1,5 @@
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django_htmx.middleware import HtmxDetails
 
 
@@ -19,3 +20,8 @@ def querystring_without_page(request: HtmxHttpRequest) -> str:
     params = request.GET.copy()
     params.pop("page", None)
     return params.urlencode()
+
+
+def forbidden(request: HttpRequest, message: str) -> HttpResponse:
+    """The 403 page: says who may do this, and changes nothing."""
+    return render(request, "forbidden.html", {"message": message}, status=403)

@@ -25,27 +25,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from config.http import HtmxHttpRequest, wants_fragment
+from config.http import HtmxHttpRequest, forbidden, wants_fragment
 from governance import review, selectors, services
 from governance.kinds import KIND_CHOICES, KINDS, ActionKind, Mode
 from governance.models import AgentPolicy, KillSwitch, PolicyRule
 from governance.policy_words import RuleSetting, mode_summary, rule_sentence
 from tickets.models import Client, StaffMember, TicketType
-from tickets.selectors import clients_visible_to, staff_for_user
+from tickets.selectors import clients_visible_to, is_manager, staff_for_user
 
 _STAFF_ONLY = "These pages are for the service desk's staff."
 _MANAGERS_ONLY = "Only service desk managers change agent policy."
 _SWITCH_MANAGERS_ONLY = "Only service desk managers engage or release the kill switch."
 _REVIEW_ROLES = (StaffMember.Role.MANAGER, StaffMember.Role.OWNER)
 _MODE_CHOICES = [(mode, Mode.label(mode)) for mode in Mode.ORDER]
-
-
-def _is_manager(staff: StaffMember | None) -> bool:
-    return staff is not None and staff.role == StaffMember.Role.MANAGER
-
-
-def _forbidden(request: HtmxHttpRequest, message: str) -> HttpResponse:
-    return render(request, "governance/forbidden.html", {"message": message}, status=403)
 
 
 def _error_lines(form: forms.Form, prefix: str = "") -> list[str]:
@@ -103,7 +95,7 @@ def _policy_list_context(request: HtmxHttpRequest, staff: StaffMember) -> dict[s
         "uncovered": list(uncovered),
         "has_default": any(p.ticket_type_id is None and p.client_id is None for p in policies),
         "clients": list(clients_visible_to(request.user).only("id", "name").order_by("name")),
-        "is_manager": _is_manager(staff),
+        "is_manager": is_manager(staff),
         "create_errors": [],
     }
 
@@ -113,7 +105,7 @@ def _policy_list_context(request: HtmxHttpRequest, staff: StaffMember) -> dict[s
 def policy_list(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     return render(request, "governance/policy_list.html", _policy_list_context(request, staff))
 
 
@@ -121,8 +113,8 @@ def policy_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def policy_create(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
-    if staff is None or not _is_manager(staff):
-        return _forbidden(request, "Only service desk managers create agent policies.")
+    if staff is None or not is_manager(staff):
+        return forbidden(request, "Only service desk managers create agent policies.")
     form = PolicyCreateForm(request.POST, clients=clients_visible_to(request.user))
     if form.is_valid():
         data = form.cleaned_data
@@ -309,7 +301,7 @@ def _policy_edit_context(
     data: Any = None,
     settings_form: PolicySettingsForm | None = None,
 ) -> dict[str, Any]:
-    editable = _is_manager(staff)
+    editable = is_manager(staff)
     forms_by_kind = _rule_forms(policy, data, editable=editable)
     rows = []
     for key, (form, rule, fallback, source) in forms_by_kind.items():
@@ -355,12 +347,12 @@ def _render_editor(
 def policy_edit(request: HtmxHttpRequest, policy_id: int) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     policy = selectors.policy_get(policy_id=policy_id)
     if request.method != "POST":
         return _render_editor(request, _policy_edit_context(policy, staff))
-    if not _is_manager(staff):
-        return _forbidden(request, _MANAGERS_ONLY)
+    if not is_manager(staff):
+        return forbidden(request, _MANAGERS_ONLY)
     settings_form = PolicySettingsForm(request.POST)
     context = _policy_edit_context(policy, staff, data=request.POST, settings_form=settings_form)
     rule_forms = [row.form for row in context["rows"]]
@@ -451,7 +443,7 @@ def _render_switches(
 ) -> HttpResponse:
     context = {
         "rows": _switch_rows(request),
-        "is_manager": _is_manager(staff),
+        "is_manager": is_manager(staff),
         "failed_key": None,
         "errors": [],
         "message": "",
@@ -469,11 +461,11 @@ def _render_switches(
 def kill_switch(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None:
-        return _forbidden(request, _STAFF_ONLY)
+        return forbidden(request, _STAFF_ONLY)
     if request.method != "POST":
         return _render_switches(request, staff)
-    if not _is_manager(staff):
-        return _forbidden(request, _SWITCH_MANAGERS_ONLY)
+    if not is_manager(staff):
+        return forbidden(request, _SWITCH_MANAGERS_ONLY)
     form = KillSwitchForm(request.POST, clients=clients_visible_to(request.user))
     if form.is_valid():
         data = form.cleaned_data
@@ -509,7 +501,7 @@ def kill_switch(request: HtmxHttpRequest) -> HttpResponse:
 def _ladder_context(request: HtmxHttpRequest, staff: StaffMember) -> dict[str, Any]:
     return {
         "ladder": review.autonomy_ladder(user=request.user, now=timezone.now()),
-        "is_manager": _is_manager(staff),
+        "is_manager": is_manager(staff),
         "thresholds": {
             "window_days": review.LADDER_WINDOW_DAYS,
             "promote_min": review.PROMOTE_MIN_DECISIONS,
@@ -542,7 +534,7 @@ def _review_context(request: HtmxHttpRequest, week: review.IsoWeek) -> dict[str,
 def weekly_review(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
     if staff is None or staff.role not in _REVIEW_ROLES:
-        return _forbidden(request, "The weekly review is for service desk managers and owners.")
+        return forbidden(request, "The weekly review is for service desk managers and owners.")
     text = request.GET.get("week", "")
     error = ""
     try:
@@ -571,8 +563,8 @@ class LadderApplyForm(forms.Form):
 @login_required
 def ladder_apply(request: HtmxHttpRequest) -> HttpResponse:
     staff = staff_for_user(request.user)
-    if staff is None or not _is_manager(staff):
-        return _forbidden(request, "Only service desk managers move a kind up or down the ladder.")
+    if staff is None or not is_manager(staff):
+        return forbidden(request, "Only service desk managers move a kind up or down the ladder.")
     form = LadderApplyForm(request.POST)
     message = ""
     if form.is_valid():

@@ -20,24 +20,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from config.http import HtmxHttpRequest, querystring_without_page, wants_fragment
+from config.http import HtmxHttpRequest, forbidden, querystring_without_page, wants_fragment
 from tickets.intake.inbox import inbox_replay as replay_event
 from tickets.intake.types import IntakeError
-from tickets.models import InboxEvent, StaffMember
+from tickets.models import InboxEvent
 from tickets.pagination import CappedPaginator
-from tickets.selectors import staff_for_user
+from tickets.selectors import manager_for_user
 
 _MANAGERS_ONLY = "Only service desk managers see the inbox: raw arrivals carry any client's data."
 _PENDING = (InboxEvent.Status.RECEIVED, InboxEvent.Status.PROCESSING)
-
-
-def _manager(request: HtmxHttpRequest) -> StaffMember | None:
-    staff = staff_for_user(request.user)
-    return staff if staff is not None and staff.role == StaffMember.Role.MANAGER else None
-
-
-def _forbidden(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "governance/forbidden.html", {"message": _MANAGERS_ONLY}, status=403)
 
 
 class InboxFilterForm(forms.Form):
@@ -97,8 +88,8 @@ def inbox_counts() -> dict[str, int]:
 @vary_on_headers("HX-Request")
 @login_required
 def inbox_list(request: HtmxHttpRequest) -> HttpResponse:
-    if _manager(request) is None:
-        return _forbidden(request)
+    if manager_for_user(request.user) is None:
+        return forbidden(request, _MANAGERS_ONLY)
     form = InboxFilterForm(request.GET or None)
     page = None
     if not form.is_bound or form.is_valid():
@@ -148,8 +139,8 @@ def _event(event_id: int) -> InboxEvent:
 @vary_on_headers("HX-Request")
 @login_required
 def inbox_detail(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
-    if _manager(request) is None:
-        return _forbidden(request)
+    if manager_for_user(request.user) is None:
+        return forbidden(request, _MANAGERS_ONLY)
     event = _event(event_id)
     context = _detail_context(event)
     if wants_fragment(request):
@@ -171,9 +162,9 @@ def _same_text(a: str, b: str) -> bool:
 @require_POST
 @login_required
 def inbox_replay(request: HtmxHttpRequest, event_id: int) -> HttpResponse:
-    staff = _manager(request)
+    staff = manager_for_user(request.user)
     if staff is None:
-        return _forbidden(request)
+        return forbidden(request, _MANAGERS_ONLY)
     form = ReplayForm(request.POST)
     refusal = ""
     with transaction.atomic():

@@ -57,6 +57,16 @@ def staff_for_user(user: UserLike) -> StaffMember | None:
         return None
 
 
+def is_manager(staff: StaffMember | None) -> bool:
+    return staff is not None and staff.role == StaffMember.Role.MANAGER
+
+
+def manager_for_user(user: UserLike) -> StaffMember | None:
+    """The user's staff profile when they are a service desk manager, else None."""
+    staff = staff_for_user(user)
+    return staff if is_manager(staff) else None
+
+
 def _sees_all_clients(user: UserLike) -> bool:
     if getattr(user, "is_superuser", False):
         return True

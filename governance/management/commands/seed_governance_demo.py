@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from governance.demo import seed_governance_demo
-from tickets.demo.seed import real_data_present
-from tickets.models import Ticket
+from tickets.demo.command import DemoAddOnCommand
 
 
-class Command(BaseCommand):
+class Command(DemoAddOnCommand):
     help = (
         "Adds demo governance data to the demo MSP (run seed_demo first): starting policies, "
         "eight weeks of decided actions and proposals awaiting approval. Skipped when present."
     )
+    what = "demo governance data"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--seed", type=int, default=7, help="Random seed (default 7).")
@@ -26,22 +25,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--history", type=int, default=1500, help="Decided past actions (default 1500)."
         )
-        parser.add_argument(
-            "--unless-real-data",
-            action="store_true",
-            help="Do nothing (successfully) when the database holds real clients or tickets.",
-        )
+        super().add_arguments(parser)
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        if options["unless_real_data"] and real_data_present():
-            self.stdout.write("This database holds real clients or tickets: demo not seeded.")
-            return
-        if not settings.DEBUG:
-            raise CommandError("Refusing to add demo governance data with DEBUG off.")
+    def add_demo(self, **options: Any) -> None:
         if options["pending"] < 0 or options["history"] < 0:
             raise CommandError("--pending and --history must be 0 or more.")
-        if not Ticket.objects.filter(source=Ticket.Source.DEMO).exists():
-            raise CommandError("No demo tickets: run `python manage.py seed_demo` first.")
         report = seed_governance_demo(
             seed=options["seed"], pending=options["pending"], history_tickets=options["history"]
         )
