@@ -55,6 +55,11 @@ def clean_text(text: str) -> str:
     return _SPACE.sub(" ", text.replace("\u00a0", " ")).strip().lower()
 
 
+def subtype_label(type_slug: str, subtype_name: str) -> str:
+    """A subtype as the classifier names it: unique across types, stable across retrains."""
+    return f"{type_slug}/{subtype_name}"
+
+
 def ticket_text(ticket: Any) -> str:
     """What the classifiers read of a ticket: the summary, a blank line, the description."""
     return f"{ticket.summary}\n\n{ticket.description}"

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from automation.models import DispatchPolicy
 from tickets.models import Queue, StaffMember
+from tickets.selectors import is_manager
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class PolicySettings:
 
 
 def _check_manager(staff: StaffMember) -> None:
-    if staff.role != StaffMember.Role.MANAGER:
+    if not is_manager(staff):
         raise PermissionDenied("Only service desk managers change how tickets are dispatched.")
 
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from automation.classifier import subtype_label
 from automation.dispatch import DispatchInput, dispatch_decide_many, dispatch_proposal
 from automation.models import TriagePrediction, TriageRule
 from automation.rules import Firing, action_field, choice_names, facts_for, rules_run
-from automation.services import subtype_label, triage_predict_many
+from automation.services import triage_predict_many
 from governance.kinds import KINDS, names_cached, ticket_field_value
 from governance.models import Action
 from governance.services import Proposal, actions_propose

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
+from django.utils.text import slugify
 
 from automation.models import TriageRule
 from automation.rules import (
     ACTION_FIELDS,
     Facts,
     Firing,
-    action_field,
     action_words,
     choice_names,
     facts_for,
@@ -157,7 +157,7 @@ def _change_words(ticket: Ticket, facts: Facts, action: dict[str, Any]) -> str:
     """“Priority: Medium → High”, or "" when the ticket already is so."""
     kind, params = action["kind"], action["params"]
     if kind == "add_tag":
-        return "" if action_field(action)[4:] in _tag_names(ticket) else action_words(action)
+        return "" if slugify(params["tag"]) in facts.tags else action_words(action)
     if kind == "set_sla":
         due = ticket.opened_at + dt.timedelta(minutes=params["resolution_minutes"])
         return "" if ticket.sla_resolution_due_at == due else action_words(action)
@@ -168,10 +168,6 @@ def _change_words(ticket: Ticket, facts: Facts, action: dict[str, Any]) -> str:
         return ""
     before = param_display(param, current) if current is not None else "(none)"
     return f"{spec.field_name.title()}: {before} → {param_display(param, params[param.name])}"
-
-
-def _tag_names(ticket: Ticket) -> set[str]:
-    return {tag.name.lower() for tag in ticket.tags.all()}
 
 
 def rules_conflicts(

@@ -13,6 +13,7 @@ from django.db.models import Max
 from automation.models import TriageRule
 from automation.rules import rule_validate
 from tickets.models import StaffMember
+from tickets.selectors import is_manager
 
 _MANAGERS_ONLY = "Only service desk managers change triage rules."
 POSITION_STEP = 10
@@ -30,7 +31,7 @@ class RuleInput:
 
 
 def _check_manager(staff: StaffMember | None) -> StaffMember:
-    if staff is None or staff.role != StaffMember.Role.MANAGER:
+    if staff is None or not is_manager(staff):
         raise PermissionDenied(_MANAGERS_ONLY)
     return staff
 

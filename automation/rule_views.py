@@ -24,7 +24,7 @@ from automation.models import TriageRule
 from automation.rules import ACTION_CHOICES, action_words, choice_names, condition_words
 from config.http import HtmxHttpRequest, forbidden
 from tickets.models import StaffMember
-from tickets.selectors import manager_for_user, staff_for_user
+from tickets.selectors import is_manager, manager_for_user, staff_for_user
 
 _STAFF_ONLY = "These pages are for the service desk's staff."
 _MANAGERS_ONLY = "Only service desk managers change triage rules."
@@ -50,7 +50,7 @@ def rule_list(request: HtmxHttpRequest) -> HttpResponse:
         }
         for rule in rules
     ]
-    context = {"rows": rows, "is_manager": staff.role == StaffMember.Role.MANAGER}
+    context = {"rows": rows, "is_manager": is_manager(staff)}
     return render(request, "automation/rule_list.html", context)
 
 

@@ -16,10 +16,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from sklearn.model_selection import train_test_split
 
-from automation.classifier import ALGORITHM, LocalClassifier, classifier_train, ticket_text
+from automation.classifier import (
+    ALGORITHM,
+    LocalClassifier,
+    classifier_train,
+    subtype_label,
+    ticket_text,
+)
 from automation.evaluation import PRECISION_TARGETS, accuracy, coverage_at_precision, macro_f1
 from automation.llm import llm_enabled
-from automation.llm_triage import llm_triage_predict
+from automation.llm_triage import llm_triage_predict, triage_taxonomy
 from automation.models import TriageModel, TriagePrediction
 from automation.triage_eval import Dataset
 from tickets.models import Ticket
@@ -53,11 +59,6 @@ def _history(target: str, now: dt.datetime) -> QuerySet[Ticket]:
     return tickets.only(
         "summary", "description", "priority", "type__slug", "subtype__name", "queue__slug"
     )
-
-
-def subtype_label(type_slug: str, subtype_name: str) -> str:
-    """A subtype as the classifier names it: unique across types, stable across retrains."""
-    return f"{type_slug}/{subtype_name}"
 
 
 def training_set(target: str, *, now: dt.datetime | None = None) -> Dataset:
@@ -188,18 +189,30 @@ def triage_predict_many(
             done[(prediction.ticket_id, model.id)] = prediction
         for ticket in tickets:
             results[ticket.id].append(done[(ticket.id, model.id)])
-    return {ticket.id: _with_llm(ticket, results[ticket.id]) for ticket in tickets}
-
-
-def _with_llm(ticket: Ticket, local: list[TriagePrediction]) -> list[TriagePrediction]:
-    """With an LLM configured, its validated answer replaces the local predictions (which
-    stand whenever it fails). A ticket it already answered is not asked again."""
     if not llm_enabled():
-        return local
-    earlier = TriagePrediction.objects.filter(
-        ticket=ticket, source=TriagePrediction.Source.LLM, model_version=settings.LLM_MODEL
-    )
-    by_target = {p.target: p for p in earlier}
-    if by_target:
-        return [by_target.get(p.target, p) for p in local]
-    return llm_triage_predict(ticket=ticket, local=local)
+        return results
+    return _with_llm(tickets, results)
+
+
+def _with_llm(
+    tickets: Sequence[Ticket], local: dict[int, list[TriagePrediction]]
+) -> dict[int, list[TriagePrediction]]:
+    """With an LLM configured, its validated answer replaces the local predictions (which
+    stand whenever it fails). A ticket it already answered is not asked again; its earlier
+    answers and the taxonomy are read once for the batch."""
+    earlier: dict[int, dict[str, TriagePrediction]] = {}
+    for prediction in TriagePrediction.objects.filter(
+        ticket__in=tickets, source=TriagePrediction.Source.LLM, model_version=settings.LLM_MODEL
+    ):
+        earlier.setdefault(prediction.ticket_id, {})[prediction.target] = prediction
+    taxonomy = triage_taxonomy()
+    results: dict[int, list[TriagePrediction]] = {}
+    for ticket in tickets:
+        answered = earlier.get(ticket.id)
+        if answered:
+            results[ticket.id] = [answered.get(p.target, p) for p in local[ticket.id]]
+        else:
+            results[ticket.id] = llm_triage_predict(
+                ticket=ticket, local=local[ticket.id], taxonomy=taxonomy
+            )
+    return results

@@ -101,15 +101,8 @@ def policies_for_pairs(
 
 
 def _policies(ticket: Ticket) -> list[AgentPolicy]:
-    scopes = Q(ticket_type__isnull=True) | Q(ticket_type_id=ticket.type_id)
-    clients = Q(client__isnull=True) | Q(client_id=ticket.client_id)
-    policies = list(
-        AgentPolicy.objects.filter(scopes & clients)
-        .select_related("ticket_type", "client")
-        .prefetch_related("rules")
-    )
-    policies.sort(key=lambda p: (p.ticket_type_id is None, p.client_id is None))
-    return policies
+    key = (ticket.type_id, ticket.client_id)
+    return policies_for_pairs({key})[key]
 
 
 def rule_resolve(ticket: Ticket, kind: str) -> ResolvedRule:
@@ -251,19 +244,24 @@ def ticket_fingerprint(ticket: Ticket, kind: str) -> str:
     if spec.field_name:
         parts.append(ticket_field_value(ticket, spec.field_name))
     else:
-        last = (
-            TicketEvent.objects.filter(
-                ticket_id=ticket.id,
-                actor_kind__in=(TicketEvent.ActorKind.HUMAN, TicketEvent.ActorKind.REQUESTER),
-            )
-            .exclude(kind__in=(TicketEvent.Kind.ACTION, TicketEvent.Kind.AGENT_HOLD))
-            .order_by("-id")
-            .values_list("id", flat=True)
-            .first()
-        )
+        last = memoized(("last_conversation", ticket.id), lambda: _last_conversation(ticket.id))
         parts += [ticket.status, ticket.contact_id, ticket.queue_id, last]
     # str(), not repr(): an unsaved ticket holds Priority.MEDIUM where a loaded one holds 3.
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def _last_conversation(ticket_id: int) -> int | None:
+    """The latest event a person (technician or requester) added to the conversation."""
+    return (
+        TicketEvent.objects.filter(
+            ticket_id=ticket_id,
+            actor_kind__in=(TicketEvent.ActorKind.HUMAN, TicketEvent.ActorKind.REQUESTER),
+        )
+        .exclude(kind__in=(TicketEvent.Kind.ACTION, TicketEvent.Kind.AGENT_HOLD))
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
 
 
 @dataclass

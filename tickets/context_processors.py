@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from tickets.selectors import staff_for_user
+from tickets.selectors import manager_for_user, staff_for_user
 
 
 def staff(request: HttpRequest) -> dict[str, object]:
@@ -21,10 +21,9 @@ def inbox(request: HttpRequest) -> dict[str, object]:
     one indexed COUNT, run only when a full page's navigation shows it."""
 
     def count() -> int:
-        from tickets.models import InboxEvent, StaffMember
+        from tickets.models import InboxEvent
 
-        found = staff_for_user(request.user) if hasattr(request, "user") else None
-        if found is None or found.role != StaffMember.Role.MANAGER:
+        if not hasattr(request, "user") or manager_for_user(request.user) is None:
             return 0
         return InboxEvent.objects.filter(status=InboxEvent.Status.INVALID).count()
 

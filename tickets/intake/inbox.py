@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from tickets.intake.ninjaone import ninjaone_parse
 from tickets.intake.portal import portal_parse
 from tickets.intake.types import IntakeError, TicketInput
 from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
-from tickets.services import Actor, ticket_change, ticket_event_record
+from tickets.services import Actor, ticket_change, ticket_event_record, ticket_event_record_once
 from tickets.signals import tickets_arrived_send
 
 Parser = Callable[[str], list[TicketInput]]  # one arrival may carry several (alert groups)
@@ -129,11 +130,15 @@ def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
     except IntegrityError:  # another drain created one of them meanwhile
         one_by_one = fresh + one_by_one
     try:
+        left = Counter(event.id for event, _ in one_by_one)
+        first: dict[int, Ticket] = {}
         for event, data in one_by_one:
             with transaction.atomic():
                 ticket = ticket_from_input(data, event=event, now=moment, found=found[id(data)])
-                if event.status != InboxEvent.Status.PROCESSED:  # its first ticket
-                    _processed(event, ticket, moment)
+                first.setdefault(event.id, ticket)
+                left[event.id] -= 1
+                if left[event.id] == 0:  # done only with its last ticket: a worker that dies
+                    _processed(event, first[event.id], moment)  # mid-group leaves it to redo
                     event.save(update_fields=["status", "ticket", "error", "processed_at"])
             ticket_ids.append(ticket.id)
     finally:  # an unexpected failure leaves the rest to the sweep; what is done goes on
@@ -469,16 +474,18 @@ def _thread(data: TicketInput, found: Enrichment | None) -> Ticket | None:
 def _requester_reply(ticket: Ticket, data: TicketInput, *, event: InboxEvent) -> Ticket:
     """The requester's reply on the ticket's timeline; it brings back a ticket that waited
     on them or was resolved."""
-    ticket_event_record(
+    recorded = ticket_event_record_once(
         ticket=ticket,
+        dedupe_key=f"inbox:{event.id}",
         kind=TicketEvent.Kind.REQUESTER_REPLY,
         actor_kind=TicketEvent.ActorKind.REQUESTER,
         actor_name=data.requester_name or data.requester_email,
         body=data.description or data.summary,
         data={"inbox_event": event.id, "from": data.requester_email},
         occurred_at=data.opened_at or event.received_at,
-        dedupe_key=f"inbox:{event.id}",
     )
+    if not recorded:  # this arrival was processed before
+        return ticket
     if ticket.status in (Ticket.Status.WAITING_CUSTOMER, *Ticket.DONE_STATUSES):
         actor = Actor(
             kind=TicketEvent.ActorKind.REQUESTER,

@@ -143,3 +143,14 @@ def test_a_notification_that_cannot_be_read_is_kept_with_the_reason(
     event = InboxEvent.objects.get()
     assert event.status == InboxEvent.Status.INVALID and reason in event.error
     assert not Ticket.objects.filter(source=Ticket.Source.ALERT).exists()
+
+
+@pytest.mark.django_db
+def test_a_group_processed_again_makes_no_second_tickets(alerts: World) -> None:
+    _notify(_alert("g1"), _alert("g2"))
+    inbox_drain()
+    event = InboxEvent.objects.get()
+    assert event.status == InboxEvent.Status.PROCESSED and event.ticket == _ticket("g1")
+    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.RECEIVED)
+    assert inbox_drain() == 1
+    assert Ticket.objects.filter(source=Ticket.Source.ALERT).count() == 2

@@ -166,3 +166,24 @@ def test_not_a_message_is_kept_with_the_reason(mail: World) -> None:
         status=InboxEvent.Status.INVALID, channel="email", error__startswith="Not an"
     )
     assert event.body == "just some words"
+
+
+@pytest.mark.django_db
+def test_processing_a_reply_again_changes_nothing(mail: World) -> None:
+    _send(_message("<m1@acme.test>", "Printer broken", FIRST))
+    inbox_drain()
+    _send(
+        _message(
+            "<m2@acme.test>",
+            "Re: Printer broken",
+            "Still broken.",
+            extra="In-Reply-To: <m1@acme.test>\r\n",
+        )
+    )
+    inbox_drain()
+    # A sweep re-claims it (its worker seemed dead): processing it again records nothing new.
+    InboxEvent.objects.filter(delivery_key="message:<m2@acme.test>").update(status="received")
+    assert inbox_drain() == 1
+    ticket = Ticket.objects.get(source=Ticket.Source.EMAIL)
+    assert TicketEvent.objects.filter(ticket=ticket, kind="requester_reply").count() == 1
+    assert InboxEvent.objects.get(delivery_key="message:<m2@acme.test>").status == "processed"
