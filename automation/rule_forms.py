@@ -114,7 +114,14 @@ def rule_input_from(data: QueryDict) -> RuleInput:
     )
 
 
-def condition_row(index: int, condition: dict[str, Any], errors: list[str]) -> ConditionRow:
+def condition_row(
+    index: int,
+    condition: dict[str, Any],
+    errors: list[str],
+    *,
+    clients: list[tuple[str, str]],
+) -> ConditionRow:
+    """One condition's row; `clients` are the clients the editor may offer (the viewer's)."""
     spec: FieldSpec = FIELDS.get(condition.get("field", "")) or FIELDS["text"]
     op = condition.get("op", "")
     if op not in spec.ops:
@@ -125,7 +132,7 @@ def condition_row(index: int, condition: dict[str, Any], errors: list[str]) -> C
         op=op,
         value=condition.get("value"),
         ops=[(o, OP_LABELS[o]) for o in spec.ops],
-        choices=spec.choices() if spec.choices else [],
+        choices=clients if spec.key == "client" else spec.choices() if spec.choices else [],
         help_text=spec.help_text,
         errors=errors,
     )
@@ -188,9 +195,16 @@ def tag_names() -> list[str]:
 
 
 def rows_for(
-    conditions: list[dict[str, Any]], actions: list[dict[str, Any]], errors: dict[str, list[str]]
+    conditions: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    errors: dict[str, list[str]],
+    *,
+    clients: list[tuple[str, str]],
 ) -> tuple[list[ConditionRow], list[ActionRow]]:
     return (
-        [condition_row(i, c, errors.get(f"condition-{i}", [])) for i, c in enumerate(conditions)],
+        [
+            condition_row(i, c, errors.get(f"condition-{i}", []), clients=clients)
+            for i, c in enumerate(conditions)
+        ],
         [action_row(i, a, errors.get(f"action-{i}", [])) for i, a in enumerate(actions)],
     )

@@ -25,7 +25,7 @@ from automation.rules import (
 )
 from governance.kinds import KINDS, names_cached, param_display
 from tickets.models import Asset, Tag, Ticket
-from tickets.selectors import UserLike, tickets_visible_to
+from tickets.selectors import UserLike, clients_visible_to, tickets_visible_to
 
 PREVIEW_WEEKS = 4
 PREVIEW_LIMIT = 5_000
@@ -51,6 +51,12 @@ def recent_tickets(*, user: UserLike, weeks: int, now: dt.datetime, limit: int) 
         )
         .order_by("-opened_at", "-id")[:limit]
     )
+
+
+def client_choices(user: UserLike) -> list[tuple[str, str]]:
+    """The clients a rule may name, as the viewer may see them (others show as their id)."""
+    rows = clients_visible_to(user).order_by("name").values_list("pk", "name")
+    return [(str(pk), name) for pk, name in rows]
 
 
 @dataclass
@@ -95,7 +101,7 @@ def rule_preview(
     tickets it matches, what it would change on each, and which rules it conflicts with."""
     tickets = recent_tickets(user=user, weeks=weeks, now=now, limit=limit)
     rules = _with_draft(draft)
-    names = choice_names(rules)
+    names = choice_names(rules, clients=client_choices(user))
     preview = Preview(
         weeks=weeks, evaluated=len(tickets), truncated=len(tickets) == limit, matched=0, changed=0
     )
@@ -176,7 +182,7 @@ def rules_conflicts(
     """Per rule, the conflicts it is part of on recent tickets (as winner or loser)."""
     tickets = recent_tickets(user=user, weeks=PREVIEW_WEEKS, now=now, limit=CONFLICT_LIMIT)
     active = [rule for rule in rules if rule.is_active]
-    names = choice_names(active)
+    names = choice_names(active, clients=client_choices(user))
     by_name = {rule.name: rule for rule in active}
     counts: Counter[tuple[str, str, str]] = Counter()
     examples: dict[tuple[str, str, str], int] = {}

@@ -41,7 +41,7 @@ def rule_list(request: HtmxHttpRequest) -> HttpResponse:
     if staff is None:
         return forbidden(request, _STAFF_ONLY)
     rules = list(rule_selectors.rules_ordered())
-    names = choice_names(rules)
+    names = choice_names(rules, clients=rule_selectors.client_choices(request.user))
     rows = [
         {
             "rule": rule,
@@ -105,7 +105,9 @@ def _editor(
         }
     if not actions:
         actions = [{"kind": ACTION_CHOICES[0][0], "params": {}}]
-    condition_rows, action_rows = rule_forms.rows_for(conditions, actions, errors)
+    condition_rows, action_rows = rule_forms.rows_for(
+        conditions, actions, errors, clients=rule_selectors.client_choices(request.user)
+    )
     context = {
         "rule": rule,
         "values": values,
@@ -195,7 +197,8 @@ def rule_row(request: HtmxHttpRequest) -> HttpResponse:
     if kind == "c":
         found = rule_forms.conditions_from(request.GET)
         condition = found[-1] if found and request.GET.get("add") is None else {}
-        context["row"] = rule_forms.condition_row(index, condition, [])
+        clients = rule_selectors.client_choices(request.user)
+        context["row"] = rule_forms.condition_row(index, condition, [], clients=clients)
         return render(request, "automation/rule_edit.html#condition_row", context)
     found_actions = rule_forms.actions_from(request.GET)
     action = found_actions[-1] if found_actions and request.GET.get("add") is None else {}

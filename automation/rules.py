@@ -467,10 +467,17 @@ def condition_words(condition: dict[str, Any], *, names: dict[str, dict[str, str
     return f"{spec.label} {OP_LABELS[op]} “{value}”"
 
 
-def choice_names(rules: Iterable[TriageRule]) -> dict[str, dict[str, str]]:
-    """The names behind the ids the rules' conditions hold, one query per field used."""
+def choice_names(
+    rules: Iterable[TriageRule], *, clients: list[tuple[str, str]] | None = None
+) -> dict[str, dict[str, str]]:
+    """The names behind the ids the rules' conditions hold, one query per field used.
+    `clients`: the clients the reader may see (others show as their id); None: all, for
+    the pipeline, whose sentences go on each client's own tickets."""
     used = {c["field"] for rule in rules for c in rule.conditions if c["op"] in _CHOICE_OPS}
-    return {key: dict(choices()) for key in used if (choices := FIELDS[key].choices)}
+    names = {key: dict(choices()) for key in used - {"client"} if (choices := FIELDS[key].choices)}
+    if "client" in used:
+        names["client"] = dict(clients if clients is not None else _model_choices(Client)())
+    return names
 
 
 @dataclass

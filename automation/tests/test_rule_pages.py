@@ -257,3 +257,20 @@ def test_empty_states(world: World) -> None:
         .content.decode()
     )
     assert "No ticket in this period matches" in preview
+
+
+@pytest.mark.django_db
+def test_the_editor_names_only_the_clients_the_reader_serves(world: World) -> None:
+    both = [str(world.client.id), str(world.other_client.id)]
+    rule = _rule(
+        world,
+        "Two clients",
+        [{"field": "client", "op": "in", "value": both}],
+        [{"kind": "set_priority", "params": {"priority": 2}}],
+    )
+    tech = world.login(world.tech_in)
+    for url in (reverse("rule_list"), reverse("rule_edit", args=[rule.id])):
+        page = tech.get(url).content.decode()
+        assert "Acme Dental" in page and "Globex Legal" not in page
+    manager = world.login(world.manager).get(reverse("rule_list")).content.decode()
+    assert "Acme Dental" in manager and "Globex Legal" in manager
