@@ -124,9 +124,26 @@ def dispatch_outcomes(
     of new work falls on later, less urgent ones. `preview` (the manager's "try it" panel)
     ranks a ticket that already has an assignee as if it had none."""
     facts = desk_facts_load(items, now=now)
+    if preview:
+        _as_if_unassigned(items, facts)
     ordered = sorted(items, key=lambda item: (item.priority, item.ticket.opened_at, item.ticket.id))
     outcomes = {item.ticket.id: _decide(item, facts, preview=preview) for item in ordered}
     return {item.ticket.id: outcomes[item.ticket.id] for item in items}
+
+
+def _as_if_unassigned(items: Sequence[DispatchInput], facts: DeskFacts) -> None:
+    """For the try-it ranking of an assigned ticket: its assignee's open work and affinity
+    without this ticket, so they are judged as if it were still to be dispatched."""
+    techs = {tech.id: tech for tech in facts.technicians}
+    for item in items:
+        ticket = item.ticket
+        tech = techs.get(ticket.assignee_id or 0)
+        if tech is None or ticket.status not in Ticket.OPEN_STATUSES:
+            continue
+        tech.open_tickets = max(0, tech.open_tickets - 1)
+        key = (ticket.client_id or 0, tech.id)
+        if facts.affinity.get(key):
+            facts.affinity[key] -= 1
 
 
 def dispatch_proposal(decision: DispatchDecision) -> Proposal:
@@ -448,14 +465,14 @@ class Context:
     def available(self, tech: Technician) -> bool:
         if tech.on_call:
             return True
-        return self.business_time and tech.on_shift(self.now)
+        return self.business_time and tech.on_shift_now
 
     def availability_words(self, tech: Technician) -> str:
         if tech.on_call:
             return "on call"
         if not self.business_time:
             return "after the client's hours and not on call"
-        if tech.on_shift(self.now):
+        if tech.on_shift_now:
             return "on shift"
         return "no shift now" if tech.shifts else "no shifts recorded"
 
@@ -768,14 +785,10 @@ def _prior(histories: list[History]) -> Prior:
     return Prior(clean_rate=clean / resolved, typical_hours=max(hours, 0.1))
 
 
-def learned_score(history: History | None, prior: Prior) -> float:
+def _learned_score(history: History | None, prior: Prior) -> float:
     """Smoothed: the technician's clean-resolution rate and typical time, each pulled towards
     the desk-wide figure by `LEARNED_PRIOR_WEIGHT` tickets, so two lucky tickets do not beat
     forty good ones. Speed counts as typical / (typical + theirs): 0.5 at the desk's pace."""
-    return _learned_score(history, prior)
-
-
-def _learned_score(history: History | None, prior: Prior) -> float:
     weight = LEARNED_PRIOR_WEIGHT
     resolved = history.resolved if history else 0
     clean = (history.resolved - history.troubled) if history else 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 
 from automation.models import DispatchPolicy
 from tickets.models import Queue, StaffMember
@@ -32,18 +31,17 @@ def dispatch_policy_save(
 ) -> DispatchPolicy:
     """Set the policy of `queue` (None: the default). Values are the form's, already valid."""
     _check_manager(staff)
-    with transaction.atomic():
-        policy, _ = DispatchPolicy.objects.update_or_create(
-            queue=queue,
-            defaults={
-                "strategy": settings.strategy,
-                "fallback": settings.fallback,
-                "require_skills": settings.require_skills,
-                "require_available": settings.require_available,
-                "respect_capacity": settings.respect_capacity,
-                "updated_by": staff,
-            },
-        )
+    policy, _ = DispatchPolicy.objects.update_or_create(
+        queue=queue,
+        defaults={
+            "strategy": settings.strategy,
+            "fallback": settings.fallback,
+            "require_skills": settings.require_skills,
+            "require_available": settings.require_available,
+            "respect_capacity": settings.respect_capacity,
+            "updated_by": staff,
+        },
+    )
     return policy
 
 

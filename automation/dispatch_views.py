@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from automation import dispatch_selectors as selectors
-from automation.dispatch import STRATEGY_HELP, DispatchOutcome, policy_sentence
+from automation.dispatch import STRATEGY_HELP, DispatchOutcome, Technician, policy_sentence
 from automation.dispatch_services import (
     PolicySettings,
     dispatch_policy_clear,
@@ -30,7 +30,7 @@ from automation.dispatch_services import (
 from automation.models import DISPATCH_FALLBACKS, DispatchPolicy
 from config.http import HtmxHttpRequest, forbidden, wants_fragment
 from tickets.models import StaffMember, Ticket
-from tickets.selectors import is_manager, staff_for_user
+from tickets.selectors import is_manager, manager_for_user, staff_for_user
 
 _STAFF_ONLY = "These pages are for the service desk's staff."
 _MANAGERS_ONLY = "Only service desk managers change how tickets are dispatched."
@@ -52,7 +52,7 @@ class PolicyForm(forms.Form):
 
     def __init__(self, *args: Any, row: selectors.PolicyRow, editable: bool, **kwargs: Any) -> None:
         kwargs["prefix"] = row.key
-        policy = row.own or row.applied
+        policy = row.applied
         kwargs.setdefault(
             "initial",
             {
@@ -146,8 +146,8 @@ def dispatch_board(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "automation/dispatch_board.html", _board_context(request, staff))
 
 
-def _row_for(key: str) -> selectors.PolicyRow:
-    rows = selectors.policy_rows(selectors.board_technicians(now=timezone.now()))
+def _row_for(key: str, technicians: list[Technician]) -> selectors.PolicyRow:
+    rows = selectors.policy_rows(technicians)
     row = next((row for row in rows if row.key == key), None)
     if row is None:
         raise Http404("No such active queue.")
@@ -157,14 +157,15 @@ def _row_for(key: str) -> selectors.PolicyRow:
 @require_POST
 @login_required
 def dispatch_policy_save_view(request: HtmxHttpRequest) -> HttpResponse:
-    staff = staff_for_user(request.user)
-    if staff is None or not is_manager(staff):
+    staff = manager_for_user(request.user)
+    if staff is None:
         return forbidden(request, _MANAGERS_ONLY)
-    row = _row_for(request.POST.get("queue", ""))
+    technicians = selectors.board_technicians(now=timezone.now())
+    row = _row_for(request.POST.get("queue", ""), technicians)
     form = PolicyForm(request.POST, row=row, editable=True)
     if not form.is_valid():
         card = PolicyCard(row, form, policy_sentence(row.applied))
-        return _render_card(request, card, status=400)
+        return _render_card(request, staff, card, status=400)
     settings = form.settings()
     if settings.strategy == _FOLLOW_DEFAULT and row.queue is not None:
         dispatch_policy_clear(staff=staff, queue=row.queue)
@@ -175,15 +176,15 @@ def dispatch_policy_save_view(request: HtmxHttpRequest) -> HttpResponse:
     if not wants_fragment(request):
         messages.success(request, message)
         return redirect("dispatch_board")
-    return _render_card(request, _card(_row_for(row.key), True, message))
+    return _render_card(request, staff, _card(_row_for(row.key, technicians), True, message))
 
 
-def _render_card(request: HtmxHttpRequest, card: PolicyCard, *, status: int = 200) -> HttpResponse:
+def _render_card(
+    request: HtmxHttpRequest, staff: StaffMember, card: PolicyCard, *, status: int = 200
+) -> HttpResponse:
     if wants_fragment(request):
         fragment = {"card": card, "is_manager": True}
         return render(request, "automation/dispatch_board.html#policy", fragment, status=status)
-    staff = staff_for_user(request.user)
-    assert staff is not None
     page = _board_context(request, staff)
     page["cards"] = [card if c.row.key == card.row.key else c for c in page["cards"]]
     return render(request, "automation/dispatch_board.html", page, status=status)

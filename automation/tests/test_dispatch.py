@@ -611,3 +611,17 @@ def test_the_gate_refuses_to_assign_a_technician_outside_the_client(desk: World)
             kind="assign",
             params={"assignee": outsider.id},
         )
+
+
+@pytest.mark.django_db
+def test_try_it_ranks_an_assigned_ticket_without_counting_it_against_its_assignee(
+    desk: World,
+) -> None:
+    dana = tech("dana", [desk.client], capacity=1)
+    sam = tech("sam", [desk.client], capacity=1)
+    give_open(sam, desk.client, 0)
+    Ticket.objects.filter(pk=desk.ticket.pk).update(assignee=dana)
+    [ranked] = dispatch_outcomes(inputs(desk.ticket), now=NOW, preview=True).values()
+    # Dana's only open ticket is this one: as if unassigned, she is not at capacity.
+    assert ranked.decision is not None
+    assert {dana.id, sam.id} <= {r.staff_id for r in ranked.ranking}
