@@ -180,6 +180,16 @@ if any(len(key) < 24 for key in INTAKE_API_KEYS):
 # the sweep; one waiting this long without a drain gets one.
 INTAKE_STALE_CLAIM_SECONDS = env_int("INTAKE_STALE_CLAIM_SECONDS", 300, minimum=5)
 
+# PSA connections. Credentials are encrypted at rest with the first of these Fernet keys
+# (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`);
+# older keys after it still decrypt, for rotation. Unset: a key derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+# Share of Autotask's hourly request threshold this product allows itself (the API is shared
+# by every integration of the tenant; Autotask slows all of them past 50%).
+PSA_AUTOTASK_BUDGET_SHARE = env_float("PSA_AUTOTASK_BUDGET_SHARE", 0.5, minimum=0.05)
+# Seconds each PSA request may take before it counts as failed (and is retried).
+PSA_TIMEOUT_SECONDS = env_float("PSA_TIMEOUT_SECONDS", 15.0, minimum=0.5)
+
 # Background work: django-q2 with the ORM broker by default; Redis optional.
 Q_BROKER = env_choice("Q_BROKER", "orm", ("orm", "redis"))
 Q_CLUSTER: dict[str, object] = {

@@ -837,6 +837,14 @@ class InboxEvent(models.Model):
     ticket = models.ForeignKey(
         Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbox_events"
     )
+    connection = models.ForeignKey(
+        "tickets.PsaConnection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inbox_events",
+        help_text="The PSA connection a PSA arrival came through.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -856,3 +864,10 @@ class InboxEvent(models.Model):
     @property
     def payload(self) -> str:
         return self.corrected_body or self.body
+
+
+# The PSA connector's models live beside its code; importing them here registers them.
+from tickets.psa.models import OutboxItem as OutboxItem  # noqa: E402
+from tickets.psa.models import PsaConnection as PsaConnection  # noqa: E402
+from tickets.psa.models import PsaMapping as PsaMapping  # noqa: E402
+from tickets.psa.models import PsaSyncRun as PsaSyncRun  # noqa: E402
