@@ -739,6 +739,36 @@ class TimeEntry(models.Model):
         return f"{self.minutes} min on {self.ticket_id} by {self.staff}"
 
 
+class TicketAttachment(models.Model):
+    """A file that came with a ticket or a reply (an e-mail attachment), kept in the database
+    beside the raw arrival so nothing depends on a file system. Oversized files are listed
+    with `content` empty and `truncated` set."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    inbox_event = models.ForeignKey(
+        "tickets.InboxEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=120, blank=True)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField(blank=True)
+    truncated = models.BooleanField(default=False, help_text="Too large to keep; listed only.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "inbox_event", "sha256", "filename"],
+                name="attachment_unique_per_arrival",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.size:,} bytes) on {self.ticket_id}"
+
+
 class CsatResponse(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="csat_responses")
     contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True)
