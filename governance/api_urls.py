@@ -8,6 +8,7 @@ from tickets.api import (
     NinjaOneIntakeApi,
     TicketIntakeApi,
 )
+from tickets.psa.webhooks import psa_webhook
 
 urlpatterns: list[URLPattern] = [
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -15,6 +16,7 @@ urlpatterns: list[URLPattern] = [
     path("intake/alertmanager/", AlertmanagerIntakeApi.as_view(), name="api_intake_alertmanager"),
     path("intake/ninjaone/", NinjaOneIntakeApi.as_view(), name="api_intake_ninjaone"),
     path("intake/email/", EmailIntakeApi.as_view(), name="api_intake_email"),
+    path("intake/psa/<int:connection_id>/webhook/", psa_webhook, name="api_psa_webhook"),
     path("governance/approvals/", api.ApprovalQueueApi.as_view(), name="api_approval_queue"),
     path(
         "governance/actions/<int:action_id>/",

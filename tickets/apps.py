@@ -30,15 +30,21 @@ class TicketsConfig(AppConfig):
 
 
 def _schedule_inbox_sweep(**kwargs: Any) -> None:
-    """Every minute, queue arrivals whose task never ran (created once; editable in the admin)."""
+    """Every minute: queue arrivals whose task never ran, start due PSA syncs, and send due
+    write-backs (created once; editable in the admin)."""
     from django_q.models import Schedule
 
-    Schedule.objects.get_or_create(
-        name="inbox-sweep",
-        defaults={
-            "func": "tickets.tasks.inbox_sweep",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    for name, func in (
+        ("inbox-sweep", "tickets.tasks.inbox_sweep"),
+        ("psa-sync", "tickets.tasks.psa_sync_due"),
+        ("psa-outbox", "tickets.tasks.psa_outbox_sweep"),
+    ):
+        Schedule.objects.get_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )

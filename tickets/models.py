@@ -532,6 +532,14 @@ class Ticket(models.Model):
         null=True, blank=True, help_text="Last-updated time the source system reported."
     )
     raw_payload = models.JSONField(default=dict, blank=True)
+    psa_connection = models.ForeignKey(
+        "tickets.PsaConnection",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        help_text="The PSA this ticket is mirrored from; our changes are written back to it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

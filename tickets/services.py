@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from tickets.models import (
+    OutboxItem,
     Priority,
     Queue,
     StaffMember,
@@ -21,7 +22,9 @@ from tickets.models import (
     TicketEvent,
     TicketSubtype,
     TicketType,
+    TimeEntry,
 )
+from tickets.psa.outbox import outbox_enqueue
 
 NOTE_MAX_LENGTH = 20_000
 
@@ -113,6 +116,12 @@ def ticket_message_add(*, ticket: Ticket, actor: Actor, body: str, public: bool)
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         kind = TicketEvent.Kind.REPLY if public else TicketEvent.Kind.NOTE
         event = _actor_event(locked, actor, kind, body=text)
+        outbox_enqueue(
+            ticket=locked,
+            operation=OutboxItem.Operation.NOTE,
+            payload={"text": text, "public": public},
+            dedupe_key=f"note:{event.id}",
+        )
         if public and locked.first_response_at is None:
             locked.first_response_at = event.occurred_at
             locked.save(update_fields=["first_response_at", "updated_at"])
@@ -160,7 +169,7 @@ def ticket_change(
             previous[name] = old
             setattr(ticket, attname, value)
             update_fields.append(attname)
-            _actor_event(
+            event = _actor_event(
                 ticket,
                 actor,
                 _FIELD_EVENTS[name],
@@ -173,6 +182,7 @@ def ticket_change(
                 },
                 occurred_at=moment,
             )
+            _write_back(ticket, actor, name, old, value, event)
         if "type_id" in update_fields and "subtype_id" not in update_fields:
             # A subtype or item of the old type would contradict the new one.
             ticket.subtype_id = None
@@ -186,6 +196,62 @@ def ticket_change(
         if update_fields:
             ticket.save(update_fields=[*update_fields, "updated_at"])
     return previous
+
+
+_WRITTEN_BACK = {
+    "status": OutboxItem.Operation.STATUS,
+    "assignee": OutboxItem.Operation.ASSIGN,
+}
+
+
+def _write_back(
+    ticket: Ticket, actor: Actor, name: str, old: Any, new: Any, event: TicketEvent
+) -> None:
+    """A status or assignment made here goes back to the PSA the ticket is mirrored from
+    (not one that came from the PSA itself)."""
+    if name not in _WRITTEN_BACK or actor.data.get("from_source"):
+        return
+    outbox_enqueue(
+        ticket=ticket,
+        operation=_WRITTEN_BACK[name],
+        payload={"from": old, "to": new},
+        dedupe_key=f"{name}:{event.id}",
+    )
+
+
+def time_entry_log(
+    *,
+    ticket: Ticket,
+    staff: StaffMember,
+    started_at: dt.datetime,
+    minutes: int,
+    notes: str = "",
+    billable: bool = True,
+) -> TimeEntry:
+    """Time a technician spent on a ticket (written back to the ticket's PSA)."""
+    if minutes < 1:
+        raise ValidationError({"minutes": "Log at least one minute."})
+    with transaction.atomic():
+        entry = TimeEntry.objects.create(
+            ticket=ticket,
+            staff=staff,
+            started_at=started_at,
+            minutes=minutes,
+            notes=notes.strip(),
+            billable=billable,
+        )
+        outbox_enqueue(
+            ticket=ticket,
+            operation=OutboxItem.Operation.TIME,
+            payload={
+                "staff": staff.id,
+                "started_at": started_at.isoformat(),
+                "minutes": minutes,
+                "notes": entry.notes,
+            },
+            dedupe_key=f"time:{entry.id}",
+        )
+    return entry
 
 
 def _status_times(ticket: Ticket, moment: dt.datetime) -> list[str]:

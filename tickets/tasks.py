@@ -14,3 +14,41 @@ def inbox_drain() -> int:
 def inbox_sweep() -> int:
     """Every minute: arrivals whose task never ran, or whose worker died, are queued again."""
     return _sweep()
+
+
+def psa_sync(connection_id: int) -> str:
+    """One sync of a PSA connection from its watermark (bounded in time; the schedule
+    starts the next)."""
+    from tickets.psa.models import PsaConnection
+    from tickets.psa.sync import psa_sync as sync
+
+    run = sync(PsaConnection.objects.get(pk=connection_id), budget_seconds=240)
+    return f"{run.status}: {run.fetched} fetched, {run.stored} new"
+
+
+def psa_sync_due() -> list[int]:
+    """Every minute: queue a sync for each connection whose interval has passed."""
+    from tickets.psa.sync import psa_sync_due as due
+
+    return due()
+
+
+def psa_refetch(event_ids: list[int]) -> int:
+    """Fetch the tickets verified webhook deliveries named."""
+    from tickets.psa.intake import psa_refetch as refetch
+
+    return refetch(event_ids)
+
+
+def psa_outbox_deliver(connection_id: int) -> int:
+    """Send a connection's due write-backs."""
+    from tickets.psa.outbox import outbox_deliver
+
+    return outbox_deliver(connection_id)
+
+
+def psa_outbox_sweep() -> list[int]:
+    """Every minute: deliver write-backs whose backoff has passed or whose task was lost."""
+    from tickets.psa.outbox import outbox_due_connections
+
+    return outbox_due_connections()

@@ -48,6 +48,7 @@ def enrich_many(items: Sequence[tuple[TicketInput, dt.datetime]]) -> list[Enrich
 
 @dataclass
 class _Known:
+    by_id: dict[int, Client]
     by_identifier: dict[str, Client]
     by_domain: dict[str, Client]
     contacts: dict[tuple[int, str], Contact]  # (client id, lower-case e-mail)
@@ -57,6 +58,12 @@ class _Known:
     @classmethod
     def load(cls, batch: Sequence[TicketInput]) -> _Known:
         identifiers = {d.client_identifier for d in batch if d.client_identifier}
+        by_id = {
+            c.id: c
+            for c in Client.objects.filter(
+                pk__in={d.client_id for d in batch if d.client_id}, is_active=True
+            )
+        }
         domains = {d.requester_email.rpartition("@")[2] for d in batch if d.requester_email}
         by_identifier = {
             c.identifier: c
@@ -68,7 +75,7 @@ class _Known:
                 domain__in=domains, client__is_active=True
             )
         }
-        clients = {c.id for c in [*by_identifier.values(), *by_domain.values()]}
+        clients = {c.id for c in [*by_id.values(), *by_identifier.values(), *by_domain.values()]}
         emails = {d.requester_email for d in batch if d.requester_email}
         contacts = {
             (c.client_id, c.email.lower()): c
@@ -87,7 +94,7 @@ class _Known:
         contracts: dict[int, list[Contract]] = {}
         for contract in Contract.objects.filter(client_id__in=clients).order_by("-starts_on"):
             contracts.setdefault(contract.client_id, []).append(contract)
-        return cls(by_identifier, by_domain, contacts, assets, contracts)
+        return cls(by_id, by_identifier, by_domain, contacts, assets, contracts)
 
 
 def _any_email(emails: set[str]) -> Q:
@@ -121,6 +128,11 @@ def _enrich_one(data: TicketInput, opened_at: dt.datetime, known: _Known) -> Enr
 
 
 def _client(data: TicketInput, known: _Known, reasons: list[str]) -> Client | None:
+    if data.client_id:
+        mapped = known.by_id.get(data.client_id)
+        if mapped is not None:
+            reasons.append(f"Client {mapped.name}: the PSA company, through the mapping.")
+            return mapped
     if data.client_identifier:
         client = known.by_identifier.get(data.client_identifier)
         if client is not None:

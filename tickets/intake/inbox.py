@@ -24,7 +24,8 @@ from tickets.intake.generic import generic_parse
 from tickets.intake.ninjaone import ninjaone_parse
 from tickets.intake.portal import portal_parse
 from tickets.intake.types import IntakeError, TicketInput
-from tickets.models import InboxEvent, StaffMember, Ticket, TicketEvent
+from tickets.models import InboxEvent, PsaConnection, StaffMember, Ticket, TicketEvent
+from tickets.psa import intake as psa_intake
 from tickets.services import Actor, ticket_change, ticket_event_record, ticket_event_record_once
 from tickets.signals import tickets_arrived_send
 
@@ -51,6 +52,7 @@ def inbox_store(
     content_type: str = "",
     headers: dict[str, str] | None = None,
     error: str = "",
+    connection: PsaConnection | None = None,
 ) -> tuple[InboxEvent, bool]:
     """Keep one arrival (True when new). A repeated delivery key — or, without one, the same
     body again — returns the stored row. `error` stores it as invalid straight away (a body
@@ -65,6 +67,7 @@ def inbox_store(
         body=body[:MAX_BODY],
         status=InboxEvent.Status.INVALID if error else InboxEvent.Status.RECEIVED,
         error=error,
+        connection=connection,
     )
     try:
         with transaction.atomic():
@@ -74,6 +77,29 @@ def inbox_store(
     if not error:
         _enqueue(event.id)
     return event, True
+
+
+def inbox_store_many(events: list[InboxEvent]) -> int:
+    """Keep a page of arrivals (unsaved rows with their delivery keys) in a couple of
+    queries; repeats of stored ones are skipped. Returns how many were new."""
+    if not events:
+        return 0
+    unique = {(e.channel, e.delivery_key): e for e in events}
+    held = set(
+        InboxEvent.objects.filter(
+            channel__in={c for c, _ in unique}, delivery_key__in={k for _, k in unique}
+        ).values_list("channel", "delivery_key")
+    )
+    new = [event for key, event in unique.items() if key not in held]
+    if not new:
+        return 0
+    idle = not _waiting()
+    InboxEvent.objects.bulk_create(new, ignore_conflicts=True)
+    if idle and any(event.status == InboxEvent.Status.RECEIVED for event in new):
+        from django_q.tasks import async_task
+
+        transaction.on_commit(lambda: async_task("tickets.tasks.inbox_drain", group="intake"))
+    return len(new)
 
 
 def _enqueue(event_id: int) -> None:
@@ -113,8 +139,20 @@ def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
     tickets are written together (a handful of inserts for the batch); updates, repeats
     within the batch, and anything a concurrent writer got to first go one at a time, each in
     its own transaction. The pipeline hears of the batch's tickets once."""
-    events = list(InboxEvent.objects.filter(pk__in=claimed).order_by("received_at", "id"))
-    parsed = [(event, _parse(event)) for event in events]
+    events = list(
+        InboxEvent.objects.select_related("connection")
+        .filter(pk__in=claimed)
+        .order_by("received_at", "id")
+    )
+    deliveries = [e for e in events if e.headers.get(psa_intake.KIND_HEADER) == psa_intake.WEBHOOK]
+    psa_intake.deliveries_claimed(deliveries)
+    mirrored = [e for e in events if e.headers.get(psa_intake.KIND_HEADER) == psa_intake.TICKET]
+    from_psa = psa_intake.parse_tickets(mirrored)
+    parsed = [
+        (event, from_psa[event.id] if event.id in from_psa else _parse(event))
+        for event in events
+        if event not in deliveries
+    ]
     good = [
         (event, data) for event, inputs in parsed if isinstance(inputs, list) for data in inputs
     ]
@@ -349,8 +387,18 @@ def ticket_from_input(
 
 
 def _new_ticket(data: TicketInput, event: InboxEvent, found: Enrichment) -> Ticket:
+    opened = data.opened_at or event.received_at
+    status = data.status or Ticket.Status.NEW
+    done_at = max(opened, data.updated_at or opened) if status in Ticket.DONE_STATUSES else None
     return Ticket(
         source=data.source,
+        status=status,
+        type_id=data.type_id,
+        queue_id=data.queue_id,
+        assignee_id=data.assignee_id,
+        psa_connection_id=data.connection_id,
+        resolved_at=done_at,
+        closed_at=done_at if status == Ticket.Status.CLOSED else None,
         external_id=data.external_id,
         summary=data.summary,
         description=data.description,
@@ -358,7 +406,7 @@ def _new_ticket(data: TicketInput, event: InboxEvent, found: Enrichment) -> Tick
         client=found.client,
         contact=found.contact,
         contract=found.contract,
-        opened_at=data.opened_at or event.received_at,
+        opened_at=opened,
         source_updated_at=data.updated_at,
         raw_payload=data.raw,
     )
@@ -418,8 +466,38 @@ def _update(ticket: Ticket, data: TicketInput, *, event: InboxEvent, now: dt.dat
             occurred_at=data.updated_at or now,
             dedupe_key=f"inbox:{event.id}",
         )
+    _mirror(ticket, data, event)
     _apply_state(ticket, data, event)
     return ticket
+
+
+def _mirror(ticket: Ticket, data: TicketInput, event: InboxEvent) -> None:
+    """A PSA's change to status, priority, type, queue or assignee, applied to our copy —
+    only the fields the PSA changed since the version we held (a decision made here and not
+    written back stays ours), and only where the value is mapped."""
+    if data.changed_at_source is None:
+        return
+    wanted = {
+        "status": data.status,
+        "priority": data.priority,
+        "type": data.type_id,
+        "queue": data.queue_id,
+        "assignee": data.assignee_id,
+    }
+    changes = {
+        name: value
+        for name, value in wanted.items()
+        if name in data.changed_at_source and value is not None
+    }
+    if not changes:
+        return
+    actor = Actor(
+        kind=TicketEvent.ActorKind.SYSTEM,
+        name=event.get_channel_display(),
+        data={"inbox_event": event.id, "from_source": True},
+    )
+    ticket_change(ticket_id=ticket.id, actor=actor, changes=changes, now=data.updated_at)
+    ticket.refresh_from_db()
 
 
 def _apply_state(ticket: Ticket, data: TicketInput, event: InboxEvent) -> None:

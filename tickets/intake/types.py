@@ -48,3 +48,13 @@ class TicketInput:
     # A reply: the message ids it answers, or a ticket it names ("[#123]" in a subject).
     thread_message_ids: tuple[str, ...] = ()
     thread_ticket_ref: int | None = None
+    # A PSA's ticket, through the connection's mapping (None: not given or not mapped).
+    status: str | None = None
+    client_id: int | None = None
+    type_id: int | None = None
+    queue_id: int | None = None
+    assignee_id: int | None = None
+    connection_id: int | None = None
+    # Which of status, priority, type, queue and assignee the source changed since the
+    # version we hold: only those overwrite ours (None: a new ticket, all apply).
+    changed_at_source: tuple[str, ...] | None = None

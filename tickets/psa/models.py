@@ -43,6 +43,11 @@ class PsaConnection(models.Model):
         null=True, blank=True, help_text="Rate limited: no requests before this."
     )
     last_error = models.TextField(blank=True)
+    rejected_deliveries = models.PositiveIntegerField(
+        default=0, help_text="Webhook deliveries refused (bad signature or credential)."
+    )
+    last_rejected_at = models.DateTimeField(null=True, blank=True)
+    last_rejection = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,8 +113,10 @@ class PsaMapping(models.Model):
         help_text="Ours: a status code, a priority number, or the id of a type, queue, client "
         "or technician. Empty: not mapped yet.",
     )
-    seen_count = models.PositiveIntegerField(default=0)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
+    suggested = models.BooleanField(
+        default=False, help_text="Filled in from the label; a manager has not confirmed it."
+    )
+    first_seen_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
