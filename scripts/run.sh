@@ -25,7 +25,14 @@ fi
 echo "== Starting the background worker (django-q2)"
 python manage.py qcluster >var/qcluster.log 2>&1 &
 WORKER=$!
-trap 'kill $WORKER 2>/dev/null || true; wait $WORKER 2>/dev/null || true' EXIT INT TERM
+PSA_DEMO=""
+if [ "$DEBUG" = "true" ]; then
+  echo "== Starting a simulated ConnectWise PSA on port ${PSA_DEMO_PORT:-8101} (a new ticket every ${PSA_DEMO_EVERY:-20} s)"
+  python manage.py psa_demo --port "${PSA_DEMO_PORT:-8101}" --every "${PSA_DEMO_EVERY:-20}" \
+    --desk-url "http://$HOST:$PORT" >var/psa-demo.log 2>&1 &
+  PSA_DEMO=$!
+fi
+trap 'kill $WORKER $PSA_DEMO 2>/dev/null || true; wait $WORKER $PSA_DEMO 2>/dev/null || true' EXIT INT TERM
 
 python - <<PY
 from tickets.demo import DEMO_LOGINS
@@ -34,7 +41,7 @@ print("Service desk is starting at  http://$HOST:$PORT/")
 print("Sign in with any of these demo logins:")
 for username, password, role in DEMO_LOGINS:
     print(f"  {role:<11} {username:<10} password: {password}")
-print("Worker log: var/qcluster.log   Stop with Ctrl-C.")
+print("Worker log: var/qcluster.log   Simulated PSA log: var/psa-demo.log   Stop with Ctrl-C.")
 print()
 PY
 python manage.py runserver "$HOST:$PORT"

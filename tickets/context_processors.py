@@ -17,8 +17,9 @@ def staff(request: HttpRequest) -> dict[str, object]:
 
 
 def inbox(request: HttpRequest) -> dict[str, object]:
-    """The count of arrivals that could not be processed, for managers' navigation. Lazy:
-    one indexed COUNT, run only when a full page's navigation shows it."""
+    """The counts of arrivals that could not be processed and of write-backs that failed,
+    for managers' navigation. Lazy: one indexed COUNT each, run only when a full page's
+    navigation shows it."""
 
     def count() -> int:
         from tickets.models import InboxEvent
@@ -27,4 +28,15 @@ def inbox(request: HttpRequest) -> dict[str, object]:
             return 0
         return InboxEvent.objects.filter(status=InboxEvent.Status.INVALID).count()
 
-    return {"inbox_invalid": SimpleLazyObject(count)}
+    def write_back_problems() -> int:
+        from tickets.models import OutboxItem
+
+        if not hasattr(request, "user") or manager_for_user(request.user) is None:
+            return 0
+        problems = (OutboxItem.Status.FAILED, OutboxItem.Status.CONFLICT)
+        return OutboxItem.objects.filter(status__in=problems).count()
+
+    return {
+        "inbox_invalid": SimpleLazyObject(count),
+        "psa_problems": SimpleLazyObject(write_back_problems),
+    }

@@ -52,3 +52,12 @@ def psa_outbox_sweep() -> list[int]:
     from tickets.psa.outbox import outbox_due_connections
 
     return outbox_due_connections()
+
+
+def psa_sync_now(connection_id: int, full: bool = False) -> str:
+    """A sync a manager started from the connection's page."""
+    from tickets.psa.models import PsaConnection
+    from tickets.psa.sync import psa_sync as sync
+
+    run = sync(PsaConnection.objects.get(pk=connection_id), full=full, budget_seconds=240)
+    return f"{run.status}: {run.fetched} fetched, {run.stored} new"

@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from tickets import inbox_views, portal_views, views
+from tickets.psa import views as psa_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,4 +18,43 @@ urlpatterns = [
     path("intake/inbox/", inbox_views.inbox_list, name="inbox_list"),
     path("intake/inbox/<int:event_id>/", inbox_views.inbox_detail, name="inbox_detail"),
     path("intake/inbox/<int:event_id>/replay/", inbox_views.inbox_replay, name="inbox_replay"),
+    path("intake/connections/", psa_views.connection_list, name="psa_connection_list"),
+    path("intake/connections/new/", psa_views.connection_edit, name="psa_connection_new"),
+    path(
+        "intake/connections/<int:connection_id>/",
+        psa_views.connection_edit,
+        name="psa_connection_edit",
+    ),
+    path(
+        "intake/connections/<int:connection_id>/check/",
+        psa_views.connection_check,
+        name="psa_connection_check",
+    ),
+    path(
+        "intake/connections/<int:connection_id>/sync/",
+        psa_views.connection_sync,
+        name="psa_connection_sync",
+    ),
+    path(
+        "intake/connections/<int:connection_id>/runs/",
+        psa_views.connection_runs,
+        name="psa_connection_runs",
+    ),
+    path("intake/connections/<int:connection_id>/mapping/", psa_views.mapping, name="psa_mapping"),
+    path(
+        "intake/connections/<int:connection_id>/mapping/load/",
+        psa_views.mapping_load,
+        name="psa_mapping_load",
+    ),
+    path(
+        "intake/connections/<int:connection_id>/mapping/<int:row_id>/",
+        psa_views.mapping_row,
+        name="psa_mapping_row",
+    ),
+    path("intake/outbox/", psa_views.outbox_list, name="psa_outbox"),
+    path(
+        "intake/outbox/<int:item_id>/<str:verb>/",
+        psa_views.outbox_act,
+        name="psa_outbox_act",
+    ),
 ]

@@ -151,8 +151,6 @@ def psa_refetch(event_ids: Sequence[int], *, sleep: Any = time.sleep) -> int:
     deletion closes our copy. A delivery whose ticket cannot be fetched (after retries)
     becomes invalid with the reason — replayable, and the next sync brings the change in
     anyway. Returns how many tickets were stored."""
-    from tickets.intake.inbox import inbox_store_many
-
     events = list(
         InboxEvent.objects.select_related("connection")
         .filter(pk__in=event_ids, status=InboxEvent.Status.PROCESSING)
@@ -178,10 +176,26 @@ def psa_refetch(event_ids: Sequence[int], *, sleep: Any = time.sleep) -> int:
                 except PsaError as error:
                     _failed(event, connection, external_id, error)
                     continue
-                stored += inbox_store_many([ticket_arrival(connection, raw, via=WEBHOOK)])
+                stored += _store_and_process(ticket_arrival(connection, raw, via=WEBHOOK))
                 _done(event, connection, external_id)
         finally:
             client.close()
+    return stored
+
+
+def _store_and_process(arrival: InboxEvent) -> int:
+    """Store a fetched ticket and turn it into our ticket now (this is already a background
+    task), so the delivery can name its ticket. Returns 1 when the version was new."""
+    from tickets.intake.inbox import inbox_process, inbox_store_many
+
+    stored = inbox_store_many([arrival])
+    held = InboxEvent.objects.filter(
+        channel=arrival.channel,
+        delivery_key=arrival.delivery_key,
+        status=InboxEvent.Status.RECEIVED,
+    ).first()
+    if held is not None:
+        inbox_process(event_id=held.id)
     return stored
 
 

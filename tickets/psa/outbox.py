@@ -202,15 +202,12 @@ def _label(record: PsaRecord, field: str) -> str:
 
 def _status_id(connection: PsaConnection, status: str, current: PsaRecord) -> str:
     """The PSA status mapped to ours — on ConnectWise one of the ticket's own board."""
-    rows = list(
-        PsaMapping.objects.filter(
-            connection=connection, field=PsaMapping.Field.STATUS, value=status
-        ).order_by("suggested", "external_id")
-    )
     board = current.queue.id if current.queue is not None else ""
-    same_board = [
-        r for r in rows if ":" not in r.external_id or r.external_id.startswith(f"{board}:")
-    ]
+    same_board = _statuses(connection, status, board)
+    if not same_board and status in Ticket.DONE_STATUSES:
+        # A PSA with one done state (Halo's Closed) takes it for resolved, and vice versa.
+        other = next(s for s in Ticket.DONE_STATUSES if s != status)
+        same_board = _statuses(connection, other, board)
     if not same_board:
         label = Ticket.Status(status).label
         raise _Permanent(
@@ -219,6 +216,13 @@ def _status_id(connection: PsaConnection, status: str, current: PsaRecord) -> st
             + ": map one on the connection's mapping page, then retry."
         )
     return same_board[0].external_id
+
+
+def _statuses(connection: PsaConnection, status: str, board: str) -> list[PsaMapping]:
+    rows = PsaMapping.objects.filter(
+        connection=connection, field=PsaMapping.Field.STATUS, value=status
+    ).order_by("suggested", "external_id")
+    return [r for r in rows if ":" not in r.external_id or r.external_id.startswith(f"{board}:")]
 
 
 def _member(connection: PsaConnection, staff_id: Any) -> str:

@@ -68,7 +68,7 @@ def mapping_table(connection: PsaConnection, records: Sequence[PsaRecord]) -> Ma
         if (field, ref.id) not in known
     }
     if new:
-        suggestions = _Suggester()
+        suggestions = Suggester()
         rows = [
             PsaMapping(
                 connection=connection,
@@ -99,7 +99,7 @@ def _refs(record: PsaRecord) -> Iterable[tuple[str, Ref]]:
     return [(str(field), ref) for field, ref in pairs if ref is not None and ref.id]
 
 
-class _Suggester:
+class Suggester:
     """Suggestions from labels: the obvious status and priority words, and our types,
     queues, clients and technicians by name (clients also by identifier)."""
 

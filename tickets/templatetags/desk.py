@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django import template
 from django.forms import BoundField
 from django.utils.html import format_html, format_html_join
@@ -29,3 +32,9 @@ def filter_select(field: BoundField) -> SafeString:
     return format_html(
         '<select name="{}" id="{}">{}</select>', field.html_name, field.auto_id, options
     )
+
+
+@register.filter
+def lookup(mapping: Mapping[str, Any], key: str) -> Any:
+    """`mapping[key]` in a template (empty when missing)."""
+    return mapping.get(key, ()) if hasattr(mapping, "get") else ()

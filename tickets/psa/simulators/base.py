@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,13 +25,14 @@ class Fault:
     """What the next matching request gets instead of its answer: `status` (with an optional
     `retry_after` header), or a `delay` before answering normally (longer than the client's
     time-out: a time-out), or `drop` the connection without an answer. `path` limits it to
-    requests whose path contains it."""
+    requests whose path contains it; `after` lets that many of them through first."""
 
     status: int | None = None
     retry_after: int | None = None
     delay: float = 0.0
     drop: bool = False
     path: str = ""
+    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -91,7 +92,9 @@ class Simulator:
         return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> Simulator:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -122,10 +125,14 @@ class Simulator:
 
     def _fault_for(self, path: str) -> Fault | None:
         with self.lock:
-            for fault in self.faults:
-                if fault.path in path:
-                    self.faults.remove(fault)
-                    return fault
+            for index, fault in enumerate(self.faults):
+                if fault.path not in path:
+                    continue
+                if fault.after:
+                    self.faults[index] = replace(fault, after=fault.after - 1)
+                    return None
+                del self.faults[index]
+                return fault
         return None
 
     # to implement ----------------------------------------------------------------------
@@ -137,8 +144,12 @@ class Simulator:
 
     # webhooks --------------------------------------------------------------------------
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST a delivery to the desk; returns the HTTP status it answered."""
-        return httpx2.post(url, content=body, headers=headers, timeout=10).status_code
+        """POST a delivery to the desk; returns the HTTP status it answered (0: the desk
+        could not be reached — the PSA's next sync brings the ticket anyway)."""
+        try:
+            return httpx2.post(url, content=body, headers=headers, timeout=10).status_code
+        except httpx2.TransportError:
+            return 0
 
     # HTTP plumbing ---------------------------------------------------------------------
     def _handler(self) -> type[BaseHTTPRequestHandler]:
