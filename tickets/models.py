@@ -173,6 +173,9 @@ class Asset(models.Model):
     )
     hostname = models.CharField(max_length=120)
     serial_number = models.CharField(max_length=120, blank=True)
+    ip_address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="Its usual address; intake matches it in ticket text."
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WORKSTATION)
     operating_system = models.CharField(max_length=120, blank=True)
     rmm_device_id = models.CharField(max_length=120, blank=True, db_index=True)

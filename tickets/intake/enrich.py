@@ -18,6 +18,7 @@ from tickets.intake.types import TicketInput
 from tickets.models import Asset, Client, ClientEmailDomain, Contact, Contract
 
 _HOSTNAME = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9-]{2,62}\b")
+_IPV4 = re.compile(r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b")
 TEXT_SCAN = 20_000
 MAX_ASSETS = 20
 
@@ -52,8 +53,9 @@ class _Known:
     by_identifier: dict[str, Client]
     by_domain: dict[str, Client]
     contacts: dict[tuple[int, str], Contact]  # (client id, lower-case e-mail)
-    assets: dict[tuple[int, str], Asset]  # (client id, lower-case hostname)
+    assets: dict[tuple[int, str], tuple[Asset, str]]  # (client id, token) → (asset, by what)
     contracts: dict[int, list[Contract]]  # newest start first
+    covered: dict[int, set[int]]  # contract id → the ticket types it covers
 
     @classmethod
     def load(cls, batch: Sequence[TicketInput]) -> _Known:
@@ -83,18 +85,32 @@ class _Known:
                 _any_email(emails)
             )
         }
-        names = set().union(*(_hostnames(d) for d in batch)) if batch else set()
-        assets: dict[tuple[int, str], Asset] = {}
-        matching = Asset.objects.annotate(lower_name=Lower("hostname")).filter(
-            client_id__in=clients, is_active=True, lower_name__in=names
+        names = set().union(*(_tokens(d) for d in batch)) if batch else set()
+        ips = set().union(*(_ips(d) for d in batch)) if batch else set()
+        assets: dict[tuple[int, str], tuple[Asset, str]] = {}
+        matching = Asset.objects.annotate(
+            lower_name=Lower("hostname"), lower_serial=Lower("serial_number")
+        ).filter(
+            Q(lower_name__in=names) | Q(lower_serial__in=names) | Q(ip_address__in=ips),
+            client_id__in=clients,
+            is_active=True,
         )
         for asset in matching:
-            if asset.client_id is not None:
-                assets[(asset.client_id, asset.hostname.lower())] = asset
+            if asset.client_id is None:
+                continue
+            if asset.serial_number:
+                assets[(asset.client_id, asset.serial_number.lower())] = (asset, "serial number")
+            if asset.ip_address:
+                assets[(asset.client_id, asset.ip_address)] = (asset, "IP address")
+            assets[(asset.client_id, asset.hostname.lower())] = (asset, "hostname")
         contracts: dict[int, list[Contract]] = {}
         for contract in Contract.objects.filter(client_id__in=clients).order_by("-starts_on"):
             contracts.setdefault(contract.client_id, []).append(contract)
-        return cls(by_id, by_identifier, by_domain, contacts, assets, contracts)
+        covered: dict[int, set[int]] = {}
+        through = Contract.covered_types.through.objects.filter(contract__client_id__in=clients)
+        for contract_id, type_id in through.values_list("contract_id", "tickettype_id"):
+            covered.setdefault(contract_id, set()).add(type_id)
+        return cls(by_id, by_identifier, by_domain, contacts, assets, contracts, covered)
 
 
 def _any_email(emails: set[str]) -> Q:
@@ -104,9 +120,18 @@ def _any_email(emails: set[str]) -> Q:
     return query
 
 
-def _hostnames(data: TicketInput) -> set[str]:
-    text = f"{data.summary}\n{data.description[:TEXT_SCAN]}"
-    return {h.lower() for h in data.hostnames} | {w.lower() for w in _HOSTNAME.findall(text)}
+def _text(data: TicketInput) -> str:
+    return f"{data.summary}\n{data.description[:TEXT_SCAN]}"
+
+
+def _tokens(data: TicketInput) -> set[str]:
+    """Words that may be a hostname or a serial number: the source's links and the text's."""
+    linked = {h.lower() for h in data.hostnames}
+    return linked | {w.lower() for w in _HOSTNAME.findall(_text(data))}
+
+
+def _ips(data: TicketInput) -> set[str]:
+    return set(_IPV4.findall(_text(data))) | {h for h in data.hostnames if _IPV4.fullmatch(h)}
 
 
 def _enrich_one(data: TicketInput, opened_at: dt.datetime, known: _Known) -> Enrichment:
@@ -116,7 +141,7 @@ def _enrich_one(data: TicketInput, opened_at: dt.datetime, known: _Known) -> Enr
         return found
     found.contact = _contact(data, found.client, known, found.reasons)
     found.assets = _assets(data, found.client, known, found.reasons)
-    found.contract = _contract(found.client, opened_at, known, found.reasons)
+    found.contract = _contract(data, found.client, opened_at, known, found.reasons)
     found.after_hours = not found.client.is_business_time(opened_at)
     local = opened_at.astimezone(found.client.tzinfo)
     when = "after" if found.after_hours else "within"
@@ -170,29 +195,37 @@ def _contact(
 def _assets(data: TicketInput, client: Client, known: _Known, reasons: list[str]) -> list[Asset]:
     linked = {h.lower() for h in data.hostnames}
     found: list[Asset] = []
-    for name in sorted(_hostnames(data)):
-        asset = known.assets.get((client.id, name))
-        if asset is not None and len(found) < MAX_ASSETS:
-            found.append(asset)
-            how = "linked by the source" if name in linked else "named in the text"
-            reasons.append(f"Asset {asset.hostname}: {how}.")
+    for token in sorted(_tokens(data) | _ips(data)):
+        match = known.assets.get((client.id, token))
+        if match is None or match[0] in found or len(found) >= MAX_ASSETS:
+            continue
+        asset, by = match
+        found.append(asset)
+        how = "linked by the source" if token in linked else f"its {by} is in the text"
+        reasons.append(f"Asset {asset.hostname}: {how}.")
     return found
 
 
 def _contract(
-    client: Client, opened_at: dt.datetime, known: _Known, reasons: list[str]
+    data: TicketInput, client: Client, opened_at: dt.datetime, known: _Known, reasons: list[str]
 ) -> Contract | None:
+    """The contract in force that covers the ticket's type (when the source gave one),
+    else the newest in force — saying which."""
     day = opened_at.date()
-    contract = next(
-        (
-            c
-            for c in known.contracts.get(client.id, [])
-            if c.starts_on <= day and (c.ends_on is None or c.ends_on >= day)
-        ),
-        None,
-    )
-    if contract is None:
+    in_force = [c for c in known.contracts.get(client.id, []) if c.is_in_force(day)]
+    if not in_force:
         reasons.append(f"No contract of {client.name} is in force.")
+        return None
+    covering = [c for c in in_force if data.type_id in known.covered.get(c.id, set())]
+    if covering:
+        reasons.append(f"Contract {covering[0].name}: in force and covers the ticket's type.")
+        return covering[0]
+    contract = in_force[0]
+    if data.type_id is not None and known.covered.get(contract.id):
+        reasons.append(
+            f"Contract {contract.name}: in force on {day:%d %b %Y}, but does not list the "
+            "ticket's type."
+        )
     else:
         reasons.append(f"Contract {contract.name}: in force on {day:%d %b %Y}.")
     return contract

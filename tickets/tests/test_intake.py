@@ -82,7 +82,7 @@ def test_an_api_ticket_is_stored_then_processed_into_an_enriched_ticket(intake: 
     matched = TicketEvent.objects.get(ticket=ticket, kind=TicketEvent.Kind.ENRICHED)
     assert "Client Acme Dental: the requester's domain acme.test." in matched.body
     assert "Requester Dana: by e-mail address." in matched.body
-    assert "Asset ACME-LT-0001: named in the text." in matched.body
+    assert "Asset ACME-LT-0001: its hostname is in the text." in matched.body
     assert "Arrived after Acme Dental's business hours (Wed 02:30 UTC)." in matched.body
     assert matched.data["after_hours"] is True
     assert TicketEvent.objects.filter(ticket=ticket, kind=TicketEvent.Kind.CREATED).count() == 1
@@ -329,3 +329,41 @@ def test_a_ticket_and_its_update_in_one_batch(intake: World) -> None:
     kinds = list(TicketEvent.objects.filter(ticket=ticket).values_list("kind", flat=True))
     assert sorted(kinds) == ["created", "enriched", "updated_at_source"]
     assert set(InboxEvent.objects.values_list("ticket_id", flat=True)) == {ticket.id}
+
+
+@pytest.mark.django_db
+def test_assets_match_by_serial_number_and_ip_and_the_contract_by_covered_type(
+    intake: World,
+) -> None:
+    from django.utils import timezone
+
+    from tickets.intake.enrich import enrich
+    from tickets.intake.types import TicketInput
+    from tickets.models import Asset, Contract
+
+    server = Asset.objects.create(
+        client=intake.client, hostname="ACME-SRV-01", serial_number="SN-4417X", kind="server"
+    )
+    printer = Asset.objects.create(
+        client=intake.client, hostname="ACME-PRN-02", ip_address="10.20.30.40", kind="printer"
+    )
+    Asset.objects.create(client=intake.other_client, hostname="GLX-1", ip_address="10.20.30.41")
+    covering = Contract.objects.create(
+        client=intake.client, name="Helpdesk add-on", kind="managed", starts_on=dt.date(2025, 1, 1)
+    )
+    covering.covered_types.add(intake.ticket_type)
+    data = TicketInput(
+        source="api",
+        external_id="X-1",
+        summary="Server sn-4417x beeping, printer at 10.20.30.40 and 10.20.30.41 offline",
+        requester_email="dana@acme.test",
+        type_id=intake.ticket_type.id,
+    )
+
+    found = enrich(data, opened_at=timezone.now())
+
+    assert found.assets == [printer, server]
+    assert "Asset ACME-PRN-02: its IP address is in the text." in found.reasons
+    assert "Asset ACME-SRV-01: its serial number is in the text." in found.reasons
+    assert found.contract == covering
+    assert "Contract Helpdesk add-on: in force and covers the ticket's type." in found.reasons
