@@ -8,7 +8,7 @@ import os
 # Development defaults for settings parsing; pytest-django still runs tests with DEBUG off.
 os.environ.setdefault("DEBUG", "true")
 
-pytest_plugins = ["tests.fixtures", "tests.browser", "tests.llm_server"]
+pytest_plugins = ["tests.fixtures", "tests.browser", "tests.llm_server", "tests.dovecot"]
 
 
 def pytest_configure() -> None:

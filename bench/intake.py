@@ -17,7 +17,12 @@ In a fresh database with the demo MSP's clients, contacts and assets (a small de
    restarted, with the sweep run as its schedule would; checks that every distinct arrival
    became exactly one ticket (0 lost, 0 duplicated).
 
-Not yet measured here (issue 3): webhook signature checks, PSA syncs.
+4. PSA webhooks: BENCH_INTAKE_WEBHOOKS (300) signed deliveries from each PSA simulator,
+   verified and stored through Django's full stack: p50/p99 acknowledgement.
+5. PSA initial sync: BENCH_INTAKE_SYNC (50,000) tickets seeded in each simulator, synced
+   by `psa_sync` (the API's paging, every ticket stored in the inbox): seconds and requests
+   used; then the cluster turns one PSA's tickets into enriched tickets (events/s).
+
 The last line of output is one JSON object.
 """
 
@@ -88,8 +93,12 @@ def measure(events: int) -> dict[str, Any]:
     seconds = _process_with_cluster(expected=stored)
     created = Ticket.objects.count() - before
     burst = _burst_with_sigkill(int(os.environ.get("BENCH_INTAKE_BURST", "10000")), contacts)
+    webhooks = _psa_webhooks(int(os.environ.get("BENCH_INTAKE_WEBHOOKS", "300")))
+    syncs = _psa_initial_syncs(int(os.environ.get("BENCH_INTAKE_SYNC", "50000")))
     return {
         "burst": burst,
+        "psa_webhooks": webhooks,
+        "psa_initial_sync": syncs,
         "deliveries": len(bodies),
         "distinct_deliveries": distinct,
         "stored": stored,
@@ -159,6 +168,101 @@ def _burst_with_sigkill(count: int, contacts: list[str]) -> dict[str, Any]:
         "lost": distinct - tickets.count(),
         "duplicated": created - tickets.count(),
     }
+
+
+KINDS = ("connectwise", "autotask", "halopsa")
+
+
+def _psa_connection(sim: Any) -> Any:
+    from tickets.models import PsaConnection
+    from tickets.psa.services import connection_save
+
+    connection = PsaConnection(name=f"Bench {sim.kind}", kind=sim.kind, base_url=sim.base_url)
+    return connection_save(
+        connection=connection, credentials=dict(sim.credentials), webhook_secret=sim.webhook_secret
+    )
+
+
+def _psa_webhooks(count: int) -> dict[str, Any]:
+    """Signed deliveries per PSA, verified and stored (not processed: no worker runs)."""
+    from django.test import Client as HttpClient
+    from django.urls import reverse
+
+    from tickets.models import Client
+    from tickets.psa.simulators import simulator_class
+
+    http = HttpClient(HTTP_HOST="localhost")
+    companies = list(Client.objects.values_list("identifier", flat=True)[:5])
+    results: dict[str, Any] = {}
+    for kind in KINDS:
+        sim = simulator_class(kind)().start()
+        try:
+            connection = _psa_connection(sim)
+            url = reverse("api_psa_webhook", args=[connection.id])
+            ids = sim.seed(count, companies=companies)
+            latencies = []
+            for external_id in ids:
+                body, sent = sim.delivery(external_id, "updated")
+                headers = {k: v for k, v in sent.items() if k.lower() != "content-type"}
+                content_type = next(
+                    (v for k, v in sent.items() if k.lower() == "content-type"), "application/json"
+                )
+                started = time.perf_counter()
+                answer = http.post(url, data=body, content_type=content_type, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                assert answer.status_code == 202, answer.content
+        finally:
+            sim.stop()
+        results[kind] = {
+            "deliveries": count,
+            "ack_p50_ms": round(_percentile(latencies, 0.50), 2),
+            "ack_p99_ms": round(_percentile(latencies, 0.99), 2),
+        }
+    return results
+
+
+def _psa_initial_syncs(count: int) -> dict[str, Any]:
+    """`count` tickets seeded in each simulator, synced into the inbox; the first PSA's are
+    then processed into tickets by the cluster."""
+    from tickets.models import Client, InboxEvent, Ticket
+    from tickets.psa.simulators import simulator_class
+    from tickets.psa.sync import psa_sync
+
+    companies = list(Client.objects.values_list("identifier", flat=True))
+    results: dict[str, Any] = {}
+    for kind in KINDS:
+        sim = simulator_class(kind)().start()
+        try:
+            sim.seed(count, companies=companies, contact_domain="bench.example")
+            connection = _psa_connection(sim)
+            started = time.perf_counter()
+            run = psa_sync(connection)
+            seconds = time.perf_counter() - started
+            assert run.status == "done", run.error
+            processed = None
+            if kind == KINDS[0]:
+                waiting = InboxEvent.objects.filter(status=InboxEvent.Status.RECEIVED).count()
+                done_before = InboxEvent.objects.filter(status=InboxEvent.Status.PROCESSED).count()
+                took = _process_with_cluster(expected=done_before + waiting, timeout=1800)
+                mirrored = Ticket.objects.filter(source=kind).count()
+                processed = {
+                    "arrivals": waiting,
+                    "seconds": round(took, 1),
+                    "events_per_second": round(waiting / took, 1),
+                    "tickets": mirrored,
+                    "lost": count - mirrored,
+                }
+        finally:
+            sim.stop()
+        results[kind] = {
+            "tickets": count,
+            "seconds": round(seconds, 1),
+            "tickets_per_second": round(count / seconds, 1),
+            "requests": run.requests,
+            "stored": run.stored,
+            **({"processed_by_cluster": processed} if processed else {}),
+        }
+    return results
 
 
 def _process_with_cluster(*, expected: int, timeout: float = 900) -> float:

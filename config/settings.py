@@ -21,6 +21,7 @@ from config.env import (
     env_str,
     env_url,
 )
+from tickets.intake.imap import imap_mailboxes_from_urls  # a parser; loads no models
 
 # Lets generic admin and queryset classes be subscripted at run time, as the stubs type them.
 django_stubs_ext.monkeypatch()
@@ -179,6 +180,13 @@ if any(len(key) < 24 for key in INTAKE_API_KEYS):
 # An arrival claimed this long ago and not finished (its worker died) is processed again by
 # the sweep; one waiting this long without a drain gets one.
 INTAKE_STALE_CLAIM_SECONDS = env_int("INTAKE_STALE_CLAIM_SECONDS", 300, minimum=5)
+
+# E-mail intake by IMAP: comma-separated
+# imap[s]://user:password@host[:port]/FOLDER?processed=Processed[&name=…] (percent-encode
+# @ : / ? # % and commas in user names and passwords; processed= empty marks mail seen
+# instead of moving it). Parsed by our own function: its errors never repeat the password.
+_imap_urls = env_str("INTAKE_IMAP_URLS", "")
+INTAKE_IMAP_MAILBOXES = imap_mailboxes_from_urls(_imap_urls.split(",") if _imap_urls else [])
 
 # PSA connections. Credentials are encrypted at rest with the first of these Fernet keys
 # (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`);

@@ -15,6 +15,8 @@ step "mypy"
 mypy .
 step "browser for the end-to-end tests"
 scripts/ensure_chromium.sh
+step "mail server for the IMAP tests"
+scripts/ensure_dovecot.sh
 step "pytest on PostgreSQL"
 scripts/with_postgres.sh pytest -n "${PYTEST_WORKERS:-auto}" -p no:cacheprovider "$@"
 step "smoke tests on SQLite (the embedded default)"

@@ -30,14 +30,15 @@ class TicketsConfig(AppConfig):
 
 
 def _schedule_inbox_sweep(**kwargs: Any) -> None:
-    """Every minute: queue arrivals whose task never ran, start due PSA syncs, and send due
-    write-backs (created once; editable in the admin)."""
+    """Every minute: queue arrivals whose task never ran, start due PSA syncs, send due
+    write-backs, and poll the IMAP mailboxes (created once; editable in the admin)."""
     from django_q.models import Schedule
 
     for name, func in (
         ("inbox-sweep", "tickets.tasks.inbox_sweep"),
         ("psa-sync", "tickets.tasks.psa_sync_due"),
         ("psa-outbox", "tickets.tasks.psa_outbox_sweep"),
+        ("imap-poll", "tickets.tasks.imap_poll_all"),
     ):
         Schedule.objects.get_or_create(
             name=name,

@@ -61,3 +61,10 @@ def psa_sync_now(connection_id: int, full: bool = False) -> str:
 
     run = sync(PsaConnection.objects.get(pk=connection_id), full=full, budget_seconds=240)
     return f"{run.status}: {run.fetched} fetched, {run.stored} new"
+
+
+def imap_poll_all() -> list[str]:
+    """Every minute: fetch the help-desk mailboxes into the inbox."""
+    from tickets.intake.imap import imap_poll_all as poll
+
+    return [result.summary() for result in poll()]

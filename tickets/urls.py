@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tickets import inbox_views, portal_views, views
+from tickets import attachment_views, inbox_views, portal_views, views
 from tickets.psa import views as psa_views
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/notes/", views.ticket_note_add, name="ticket_note_add"),
     path("clients/", views.client_list, name="client_list"),
     path("clients/<int:client_id>/", views.client_detail, name="client_detail"),
+    path("attachments/<int:pk>/", attachment_views.attachment_download, name="attachment_download"),
     path("intake/inbox/", inbox_views.inbox_list, name="inbox_list"),
     path("intake/inbox/<int:event_id>/", inbox_views.inbox_detail, name="inbox_detail"),
     path("intake/inbox/<int:event_id>/replay/", inbox_views.inbox_replay, name="inbox_replay"),

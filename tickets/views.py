@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,7 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from config.http import HtmxHttpRequest, querystring_without_page, wants_fragment
 from tickets import selectors, services
 from tickets.forms import NoteForm, TicketFilterForm
-from tickets.models import StaffMember
+from tickets.models import StaffMember, Ticket
 from tickets.pagination import CappedPaginator
 
 
@@ -67,7 +69,7 @@ def ticket_list(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 def ticket_detail(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
     ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
-    return render(request, "tickets/ticket_detail.html", {"ticket": ticket, "form": NoteForm()})
+    return render(request, "tickets/ticket_detail.html", _detail(ticket, NoteForm()))
 
 
 @require_POST
@@ -100,7 +102,12 @@ def ticket_note_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
     template = (
         "tickets/note_added.html" if wants_fragment(request) else "tickets/ticket_detail.html"
     )
-    return render(request, template, {"ticket": ticket, "form": form}, status=status)
+    return render(request, template, _detail(ticket, form), status=status)
+
+
+def _detail(ticket: Ticket, form: NoteForm) -> dict[str, Any]:
+    """The ticket page's context; attachments listed without their bytes."""
+    return {"ticket": ticket, "form": form, "attachments": ticket.attachments.defer("content")}
 
 
 @require_GET

@@ -11,6 +11,7 @@ models only inside the functions that need them.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import logging
@@ -45,10 +46,14 @@ FETCH_CHUNK = 25  # messages per FETCH: bounded memory, few round trips
 RAW_ENCODING = "latin-1"
 RAW_ENCODING_HEADER = "x-raw-encoding"
 MAILBOX_HEADER = "x-imap-mailbox"
+# The message's size: the inbox keeps at most inbox.MAX_BODY characters of a body, and
+# attachments_keep must know when the stored text is only the start of the message.
+ORIGINAL_SIZE_HEADER = "x-original-size"
 DEFAULT_FOLDER = "INBOX"
 DEFAULT_PROCESSED_FOLDER = "Processed"
 IDLE_CHECK_SECONDS = 5.0
 IDLE_RENEW_SECONDS = 25 * 60  # RFC 2177: servers may drop an IDLE after 30 minutes
+RETRY_MAX_SECONDS = 300.0
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -114,13 +119,19 @@ def imap_poll_all() -> list[PollResult]:
     """Poll every configured mailbox; one mailbox's failure is recorded and logged, and the
     others are still polled."""
     results: list[PollResult] = []
-    for mailbox in settings.INTAKE_IMAP_MAILBOXES:
+    for mailbox in imap_mailboxes():
         try:
             results.append(imap_poll(mailbox))
         except Exception as error:  # a bug or a database outage must not starve the rest
             logger.exception("IMAP intake, mailbox %s: poll failed", mailbox["name"])
             results.append(PollResult(mailbox=mailbox["name"], errors=[f"Poll failed: {error}"]))
     return results
+
+
+def imap_mailboxes() -> list[ImapMailbox]:
+    """The configured mailboxes (none when INTAKE_IMAP_URLS is unset)."""
+    mailboxes: list[ImapMailbox] = getattr(settings, "INTAKE_IMAP_MAILBOXES", [])
+    return mailboxes
 
 
 def _open(mailbox: ImapMailbox) -> Any:
@@ -203,16 +214,21 @@ def message_store(raw: bytes, *, mailbox_name: str) -> bool:
     from tickets.models import InboxEvent
 
     message_id = _message_id(raw)
+    # PostgreSQL text cannot hold NUL, which RFC 5322 forbids in mail anyway.
+    text = raw.replace(b"\x00", b"").decode(RAW_ENCODING)
     # durable: refuses to run inside an outer transaction, where "stored" would not yet be
     # committed when the message is moved away.
     with transaction.atomic(durable=True):
         _, created = inbox_store(
             channel=InboxEvent.Channel.EMAIL,
-            # PostgreSQL text cannot hold NUL, which RFC 5322 forbids in mail anyway.
-            body=raw.replace(b"\x00", b"").decode(RAW_ENCODING),
+            body=text,
             delivery_key=f"message:{message_id}"[:150] if message_id else "",
             content_type="message/rfc822",
-            headers={MAILBOX_HEADER: mailbox_name, RAW_ENCODING_HEADER: RAW_ENCODING},
+            headers={
+                MAILBOX_HEADER: mailbox_name,
+                RAW_ENCODING_HEADER: RAW_ENCODING,
+                ORIGINAL_SIZE_HEADER: str(len(text)),
+            },
         )
     return created
 
@@ -257,7 +273,8 @@ def _logout(client: Any) -> None:
     try:
         client.logout()
     except (IMAPClientError, OSError):
-        client.shutdown()
+        with contextlib.suppress(OSError):  # already closed
+            client.shutdown()
 
 
 def _where(mailbox: ImapMailbox) -> str:
@@ -276,31 +293,42 @@ def imap_watch(
     *,
     stop: Callable[[], bool],
     poll: Callable[[ImapMailbox], PollResult] = imap_poll,
-    report: Callable[[PollResult], None] = lambda result: None,
+    report: Callable[[PollResult], object] = lambda result: None,
     check_seconds: float = IDLE_CHECK_SECONDS,
 ) -> None:
     """Poll, then wait with IMAP IDLE and poll again as soon as the server announces new mail
     (at the latest every IDLE_RENEW_SECONDS), until `stop()` is true — checked between
-    waits of `check_seconds`. A dropped connection is reopened after the next poll."""
+    waits of `check_seconds`. A mailbox that cannot be opened is retried with a growing
+    pause (up to RETRY_MAX_SECONDS), so a wrong password does not hammer the server."""
+    pause = check_seconds
     while not stop():
-        report(poll(mailbox))
         try:
             client = _open(mailbox)
         except MailboxUnavailable as error:
             logger.warning("IMAP intake, mailbox %s: %s", mailbox["name"], error)
-            _sleep_unless(stop, check_seconds)
+            report(PollResult(mailbox=mailbox["name"], errors=[str(error)]))
+            _sleep_unless(stop, pause)
+            pause = min(pause * 2, RETRY_MAX_SECONDS)
             continue
+        pause = check_seconds
         try:
-            client.idle()
-            renew_at = time.monotonic() + IDLE_RENEW_SECONDS
-            while not stop() and time.monotonic() < renew_at:
-                if _announces_mail(client.idle_check(timeout=check_seconds)):
-                    break
-            client.idle_done()
+            # Polled after SELECT: mail arriving from now on is announced to this session,
+            # so none slips in between the poll and the wait.
+            report(poll(mailbox))
+            _idle_until_mail(client, stop, check_seconds)
         except (IMAPClientError, OSError) as error:
             logger.warning("IMAP intake, mailbox %s: IDLE ended: %s", mailbox["name"], error)
         finally:
             _logout(client)
+
+
+def _idle_until_mail(client: Any, stop: Callable[[], bool], check_seconds: float) -> None:
+    client.idle()
+    renew_at = time.monotonic() + IDLE_RENEW_SECONDS
+    while not stop() and time.monotonic() < renew_at:
+        if _announces_mail(client.idle_check(timeout=check_seconds)):
+            break
+    client.idle_done()
 
 
 def _announces_mail(responses: list[tuple[Any, ...]]) -> bool:
@@ -325,7 +353,7 @@ def imap_mailboxes_from_urls(urls: list[str]) -> list[ImapMailbox]:
     if repeated:
         raise ImproperlyConfigured(
             f"INTAKE_IMAP_URLS names the mailbox {', '.join(repeated)} more than once; "
-            "give each URL its own ?name=…"
+            "give each URL its own ?name=… (the name defaults to the user name)"
         )
     return mailboxes
 
@@ -351,7 +379,7 @@ def _mailbox_from_url(url: str, position: int) -> ImapMailbox:
         raise bad("has a port that is not a number from 1 to 65535")
     if not parts.hostname:
         raise bad("has no host")
-    if not parts.username or parts.password is None:
+    if not parts.username or not parts.password:
         raise bad("has no user name and password")
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - {"processed", "name"})
@@ -360,7 +388,7 @@ def _mailbox_from_url(url: str, position: int) -> ImapMailbox:
     username = unquote(parts.username)
     folder = unquote(parts.path.lstrip("/")) or DEFAULT_FOLDER
     return ImapMailbox(
-        name=query.get("name", [""])[0] or f"{username}@{parts.hostname}/{folder}",
+        name=query.get("name", [""])[0] or username,
         host=parts.hostname,
         port=port or (993 if parts.scheme == "imaps" else 143),
         username=username,

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tickets.intake.alertmanager import alertmanager_parse
+from tickets.intake.attachments import attachments_keep
 from tickets.intake.email import email_parse
 from tickets.intake.enrich import Enrichment, enrich, enrich_many
 from tickets.intake.generic import generic_parse
@@ -38,6 +39,7 @@ PARSERS: dict[str, Parser] = {
     InboxEvent.Channel.PORTAL: portal_parse,
 }
 MAX_BODY = 2_000_000
+MAX_EMAIL_BODY = 15_000_000  # a message with a 10 MB attachment (base64 adds a third)
 
 
 def body_digest(body: str) -> str:
@@ -58,13 +60,14 @@ def inbox_store(
     body again — returns the stored row. `error` stores it as invalid straight away (a body
     the receiving view could already tell is broken), still kept for the manager's page."""
     key = (delivery_key or f"sha256:{body_digest(body)}")[:200]
+    limit = MAX_EMAIL_BODY if channel == InboxEvent.Channel.EMAIL else MAX_BODY
     event = InboxEvent(
         channel=channel,
         delivery_key=key,
         received_at=timezone.now(),
         content_type=content_type[:120],
         headers=headers or {},
-        body=body[:MAX_BODY],
+        body=body[:limit],
         status=InboxEvent.Status.INVALID if error else InboxEvent.Status.RECEIVED,
         error=error,
         connection=connection,
@@ -173,6 +176,8 @@ def _process_batch(claimed: list[int], moment: dt.datetime) -> None:
         for event, data in one_by_one:
             with transaction.atomic():
                 ticket = ticket_from_input(data, event=event, now=moment, found=found[id(data)])
+                if event.channel == InboxEvent.Channel.EMAIL:
+                    attachments_keep(event=event, ticket=ticket)
                 first.setdefault(event.id, ticket)
                 left[event.id] -= 1
                 if left[event.id] == 0:  # done only with its last ticket: a worker that dies
@@ -238,6 +243,8 @@ def _create_together(
         )
         for (event, _), ticket in zip(fresh, tickets, strict=True):
             _processed(event, ticket, moment)
+            if event.channel == InboxEvent.Channel.EMAIL:
+                attachments_keep(event=event, ticket=ticket)
         InboxEvent.objects.bulk_update(
             [event for event, _ in fresh], ["status", "ticket", "error", "processed_at"]
         )

@@ -33,6 +33,7 @@ OBJECT_ROUTES = {
     "api_action_detail": ("get", "action"),
     "api_action_approve": ("post", "action"),
     "api_action_reject": ("post", "action"),
+    "attachment_download": ("get", "attachment"),
 }
 # Agent policies are desk-wide configuration, not client data: any staff member may read
 # them, only managers may change them (tested in governance/tests/test_manager_pages.py).
@@ -119,6 +120,12 @@ def test_every_route_has_an_out_of_scope_test() -> None:
 
 
 def _target(world: World, what: str) -> Any:
+    if what == "attachment":
+        from tickets.models import TicketAttachment
+
+        return TicketAttachment.objects.create(
+            ticket=world.ticket, filename="a.txt", size=1, sha256="0" * 64, content=b"x"
+        )
     if what != "action":
         return getattr(world, what)
     from governance.tests.helpers import policy_with, propose
