@@ -5,131 +5,349 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0009_inbox_received_index'),
+        ("tickets", "0009_inbox_received_index"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PsaConnection',
+            name="PsaConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('kind', models.CharField(choices=[('connectwise', 'ConnectWise PSA'), ('autotask', 'Autotask'), ('halopsa', 'HaloPSA')], max_length=20)),
-                ('base_url', models.URLField(help_text='The PSA site, e.g. https://api-na.myconnectwise.net (the adapter adds the API path).', max_length=300)),
-                ('credentials_sealed', models.TextField(blank=True)),
-                ('webhook_secrets_sealed', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('sync_every_minutes', models.PositiveSmallIntegerField(default=5, help_text='Incremental sync interval (webhooks bring changes sooner).')),
-                ('watermark', models.DateTimeField(blank=True, help_text='Last-updated time up to which every ticket has been stored; the next sync asks for tickets updated at or after it.', null=True)),
-                ('paused_until', models.DateTimeField(blank=True, help_text='Rate limited: no requests before this.', null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('rejected_deliveries', models.PositiveIntegerField(default=0, help_text='Webhook deliveries refused (bad signature or credential).')),
-                ('last_rejected_at', models.DateTimeField(blank=True, null=True)),
-                ('last_rejection', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("connectwise", "ConnectWise PSA"),
+                            ("autotask", "Autotask"),
+                            ("halopsa", "HaloPSA"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "base_url",
+                    models.URLField(
+                        help_text="The PSA site, e.g. https://api-na.myconnectwise.net (the adapter adds the API path).",
+                        max_length=300,
+                    ),
+                ),
+                ("credentials_sealed", models.TextField(blank=True)),
+                ("webhook_secrets_sealed", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "sync_every_minutes",
+                    models.PositiveSmallIntegerField(
+                        default=5,
+                        help_text="Incremental sync interval (webhooks bring changes sooner).",
+                    ),
+                ),
+                (
+                    "watermark",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Last-updated time up to which every ticket has been stored; the next sync asks for tickets updated at or after it.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "paused_until",
+                    models.DateTimeField(
+                        blank=True, help_text="Rate limited: no requests before this.", null=True
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                (
+                    "rejected_deliveries",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Webhook deliveries refused (bad signature or credential).",
+                    ),
+                ),
+                ("last_rejected_at", models.DateTimeField(blank=True, null=True)),
+                ("last_rejection", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='inboxevent',
-            name='connection',
-            field=models.ForeignKey(blank=True, help_text='The PSA connection a PSA arrival came through.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='inbox_events', to='tickets.psaconnection'),
+            model_name="inboxevent",
+            name="connection",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The PSA connection a PSA arrival came through.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="inbox_events",
+                to="tickets.psaconnection",
+            ),
         ),
         migrations.AddField(
-            model_name='ticket',
-            name='psa_connection',
-            field=models.ForeignKey(blank=True, help_text='The PSA this ticket is mirrored from; our changes are written back to it.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='tickets', to='tickets.psaconnection'),
+            model_name="ticket",
+            name="psa_connection",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The PSA this ticket is mirrored from; our changes are written back to it.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="tickets",
+                to="tickets.psaconnection",
+            ),
         ),
         migrations.CreateModel(
-            name='OutboxItem',
+            name="OutboxItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('operation', models.CharField(choices=[('note', 'Note'), ('status', 'Status'), ('assign', 'Assignment'), ('time', 'Time entry')], max_length=10)),
-                ('payload', models.JSONField(default=dict)),
-                ('dedupe_key', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('pending', 'Waiting to be sent'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('conflict', 'Changed in the PSA'), ('discarded', 'Discarded')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField()),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('base_updated_at', models.DateTimeField(blank=True, help_text="The PSA's last-updated time when we last read it.", null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('external_ref', models.CharField(blank=True, max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='tickets.ticket')),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox', to='tickets.psaconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "operation",
+                    models.CharField(
+                        choices=[
+                            ("note", "Note"),
+                            ("status", "Status"),
+                            ("assign", "Assignment"),
+                            ("time", "Time entry"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("payload", models.JSONField(default=dict)),
+                ("dedupe_key", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to be sent"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("conflict", "Changed in the PSA"),
+                            ("discarded", "Discarded"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField()),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "base_updated_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="The PSA's last-updated time when we last read it.",
+                        null=True,
+                    ),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                ("external_ref", models.CharField(blank=True, max_length=120)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbox",
+                        to="tickets.ticket",
+                    ),
+                ),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="outbox",
+                        to="tickets.psaconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'indexes': [models.Index(condition=models.Q(('status', 'pending')), fields=['connection', 'next_attempt_at'], name='outbox_due_idx'), models.Index(fields=['status', '-created_at'], name='outbox_status_idx')],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'dedupe_key'), name='outbox_unique_dedupe')],
+                "ordering": ["created_at", "id"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status", "pending")),
+                        fields=["connection", "next_attempt_at"],
+                        name="outbox_due_idx",
+                    ),
+                    models.Index(fields=["status", "-created_at"], name="outbox_status_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("connection", "dedupe_key"), name="outbox_unique_dedupe"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PsaMapping',
+            name="PsaMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(choices=[('status', 'Status'), ('priority', 'Priority'), ('type', 'Ticket type'), ('queue', 'Board / queue'), ('company', 'Company'), ('member', 'Member / resource')], max_length=12)),
-                ('external_id', models.CharField(max_length=120)),
-                ('label', models.CharField(blank=True, max_length=200)),
-                ('value', models.CharField(blank=True, help_text='Ours: a status code, a priority number, or the id of a type, queue, client or technician. Empty: not mapped yet.', max_length=60)),
-                ('suggested', models.BooleanField(default=False, help_text='Filled in from the label; a manager has not confirmed it.')),
-                ('first_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='mappings', to='tickets.psaconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "field",
+                    models.CharField(
+                        choices=[
+                            ("status", "Status"),
+                            ("priority", "Priority"),
+                            ("type", "Ticket type"),
+                            ("queue", "Board / queue"),
+                            ("company", "Company"),
+                            ("member", "Member / resource"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("external_id", models.CharField(max_length=120)),
+                ("label", models.CharField(blank=True, max_length=200)),
+                (
+                    "value",
+                    models.CharField(
+                        blank=True,
+                        help_text="Ours: a status code, a priority number, or the id of a type, queue, client or technician. Empty: not mapped yet.",
+                        max_length=60,
+                    ),
+                ),
+                (
+                    "suggested",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Filled in from the label; a manager has not confirmed it.",
+                    ),
+                ),
+                ("first_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mappings",
+                        to="tickets.psaconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['connection', 'field', 'label', 'external_id'],
-                'constraints': [models.UniqueConstraint(fields=('connection', 'field', 'external_id'), name='psa_mapping_unique_value')],
+                "ordering": ["connection", "field", "label", "external_id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("connection", "field", "external_id"),
+                        name="psa_mapping_unique_value",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PsaSyncRun',
+            name="PsaSyncRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('full', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='running', max_length=10)),
-                ('started_at', models.DateTimeField()),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(blank=True, null=True)),
-                ('watermark_from', models.DateTimeField(blank=True, null=True)),
-                ('watermark_to', models.DateTimeField(blank=True, null=True)),
-                ('total', models.PositiveIntegerField(blank=True, null=True)),
-                ('fetched', models.PositiveIntegerField(default=0)),
-                ('stored', models.PositiveIntegerField(default=0, help_text='New versions put in the inbox.')),
-                ('pages', models.PositiveIntegerField(default=0)),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('retries', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('connection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='syncs', to='tickets.psaconnection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("full", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(blank=True, null=True)),
+                ("watermark_from", models.DateTimeField(blank=True, null=True)),
+                ("watermark_to", models.DateTimeField(blank=True, null=True)),
+                ("total", models.PositiveIntegerField(blank=True, null=True)),
+                ("fetched", models.PositiveIntegerField(default=0)),
+                (
+                    "stored",
+                    models.PositiveIntegerField(
+                        default=0, help_text="New versions put in the inbox."
+                    ),
+                ),
+                ("pages", models.PositiveIntegerField(default=0)),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("retries", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "connection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="syncs",
+                        to="tickets.psaconnection",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
-                'indexes': [models.Index(fields=['connection', '-started_at'], name='psa_sync_conn_idx')],
+                "ordering": ["-started_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["connection", "-started_at"], name="psa_sync_conn_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TicketAttachment',
+            name="TicketAttachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(max_length=255)),
-                ('content_type', models.CharField(blank=True, max_length=120)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('content', models.BinaryField(blank=True)),
-                ('truncated', models.BooleanField(default=False, help_text='Too large to keep; listed only.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('inbox_event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tickets.inboxevent')),
-                ('ticket', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='tickets.ticket')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("filename", models.CharField(max_length=255)),
+                ("content_type", models.CharField(blank=True, max_length=120)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("content", models.BinaryField(blank=True)),
+                (
+                    "truncated",
+                    models.BooleanField(default=False, help_text="Too large to keep; listed only."),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "inbox_event",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="tickets.inboxevent",
+                    ),
+                ),
+                (
+                    "ticket",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="tickets.ticket",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('ticket', 'inbox_event', 'sha256', 'filename'), name='attachment_unique_per_arrival')],
+                "ordering": ["created_at", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("ticket", "inbox_event", "sha256", "filename"),
+                        name="attachment_unique_per_arrival",
+                    )
+                ],
             },
         ),
     ]

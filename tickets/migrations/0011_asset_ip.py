@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tickets', '0010_psa_connections'),
+        ("tickets", "0010_psa_connections"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='asset',
-            name='ip_address',
-            field=models.GenericIPAddressField(blank=True, help_text='Its usual address; intake matches it in ticket text.', null=True),
+            model_name="asset",
+            name="ip_address",
+            field=models.GenericIPAddressField(
+                blank=True,
+                help_text="Its usual address; intake matches it in ticket text.",
+                null=True,
+            ),
         ),
     ]
