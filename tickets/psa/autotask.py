@@ -42,7 +42,7 @@ from tickets.psa.base import (
     Ref,
     WebhookRejected,
 )
-from tickets.psa.http import Http
+from tickets.psa.http import Http, HttpBacked
 
 KIND = "autotask"
 ZONE_PATH = "/atservicesrest/v1.0/"
@@ -73,7 +73,7 @@ LOOKUP_FIELDS = {
 LABELLED_PICKLISTS = ("status", "priority", "ticketType", "issueType", "queueID")
 
 
-class AutotaskClient:
+class AutotaskClient(HttpBacked):
     """One Autotask database through one API user. The zone (webservicesN) is discovered on
     the first call and kept."""
 
@@ -94,18 +94,6 @@ class AutotaskClient:
         self._picklists: dict[str, dict[str, str]] | None = None
         self._known: dict[str, dict[str, dict[str, Any]]] = {}
         self._roles: dict[str, str] = {}
-
-    @property
-    def requests_made(self) -> int:
-        """Counted by `Http`; settable because `PsaClient` declares a plain attribute."""
-        return self.http.requests_made
-
-    @requests_made.setter
-    def requests_made(self, value: int) -> None:
-        self.http.requests_made = value
-
-    def close(self) -> None:
-        self.http.close()
 
     # reads -------------------------------------------------------------------------------
     def check(self) -> str:

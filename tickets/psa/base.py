@@ -5,7 +5,7 @@ An adapter module (`tickets.psa.connectwise`, `.autotask`, `.halopsa`) exposes:
 - `KIND` — the `PsaConnection.Kind` value;
 - `client(settings: ConnectionSettings, *, timeout: float = 10.0) -> PsaClient`;
 - `normalize(raw: dict) -> PsaRecord` — a pure function of the PSA's ticket JSON;
-- `verify_webhook(secrets, headers, body, *, now) -> Delivery` — raises `WebhookRejected`
+- `verify_webhook(settings, headers, body, *, now) -> Delivery` — raises `WebhookRejected`
   with the reason when the signature or credential does not match.
 """
 
@@ -114,9 +114,12 @@ class Delivery:
 
 
 class PsaClient(Protocol):
-    """One PSA tenant's API. `requests_made` counts every HTTP request sent."""
+    """One PSA tenant's API."""
 
-    requests_made: int
+    @property
+    def requests_made(self) -> int:
+        """Every HTTP request sent so far, failed ones included."""
+        ...
 
     def close(self) -> None: ...
 

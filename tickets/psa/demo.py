@@ -14,7 +14,7 @@ from typing import Any
 from django.urls import reverse
 
 from tickets.demo.catalogue import TYPES
-from tickets.models import Asset, Client, Contact, StaffMember
+from tickets.models import Asset, Client, Contact, StaffMember, Ticket
 from tickets.psa.models import PsaConnection
 from tickets.psa.services import connection_save
 from tickets.psa.simulators import simulator_class
@@ -72,6 +72,9 @@ def demo_simulator(kind: str, *, port: int) -> Any:
         sim.add_company(identifier, name)
     for staff in StaffMember.objects.select_related("user").filter(takes_tickets=True):
         sim.add_member(staff.user.username, staff.display_name)
+    mirrored = Ticket.objects.filter(source=kind).values_list("external_id", flat=True)
+    numbers = [int(value) for value in mirrored if value.isdigit()]
+    sim.start_ids_at(max(numbers, default=0) + 1)  # a restart must not reuse mirrored ids
     return sim
 
 

@@ -41,7 +41,7 @@ from tickets.psa.base import (
     Ref,
     WebhookRejected,
 )
-from tickets.psa.http import Http
+from tickets.psa.http import Http, HttpBacked
 
 KIND = "halopsa"
 PAGE_SIZE = 100
@@ -94,7 +94,7 @@ class _Cursor:
             raise PsaError(f"Not a HaloPSA page cursor: {text!r}.") from None
 
 
-class HaloClient:
+class HaloClient(HttpBacked):
     """One HaloPSA tenant. The bearer token is cached until a minute before it expires and
     fetched again once when the API answers 401 (tokens can be revoked)."""
 
@@ -104,17 +104,6 @@ class HaloClient:
         self.http = Http(timeout=timeout)
         self._token = ""
         self._token_expires = 0.0  # time.monotonic()
-
-    @property
-    def requests_made(self) -> int:
-        return self.http.requests_made
-
-    @requests_made.setter
-    def requests_made(self, value: int) -> None:
-        self.http.requests_made = value
-
-    def close(self) -> None:
-        self.http.close()
 
     # reading ---------------------------------------------------------------------------
     def check(self) -> str:

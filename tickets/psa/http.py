@@ -52,6 +52,20 @@ class Http:
             raise PsaError(f"{method} {_path(url)} answered with a non-JSON body.") from None
 
 
+class HttpBacked:
+    """What every PSA client shares: its `Http` session, the count of requests it sent, and
+    closing it."""
+
+    http: Http
+
+    @property
+    def requests_made(self) -> int:
+        return self.http.requests_made
+
+    def close(self) -> None:
+        self.http.close()
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """`Retry-After` as seconds from now: delta-seconds or an HTTP date."""
     if not value:

@@ -143,6 +143,11 @@ class AutotaskSimulator(Simulator):
             self._request_times.clear()
 
     # tenant set-up -----------------------------------------------------------------------
+    def start_ids_at(self, first: int) -> None:
+        """Number new tickets from `first` on (a restarted demo must not reuse ids)."""
+        with self.lock:
+            self._next_ids["Tickets"] = max(first, self._next_ids["Tickets"])
+
     def add_company(self, identifier: str, name: str) -> str:
         with self.lock:
             if identifier not in self._companies:

@@ -92,6 +92,11 @@ class HaloSimulator(Simulator):
     def base_url(self) -> str:
         return self.url
 
+    def start_ids_at(self, first: int) -> None:
+        """Number new tickets from `first` on (a restarted demo must not reuse ids)."""
+        with self.lock:
+            self._ids = itertools.count(max(first, max(self.tickets, default=0) + 1))
+
     def revoke_tokens(self) -> None:
         """Every issued token stops working (the client must authenticate again)."""
         with self.lock:
