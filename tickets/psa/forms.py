@@ -11,6 +11,13 @@ from tickets.psa.models import PsaConnection
 from tickets.psa.services import CREDENTIALS
 
 
+class HttpsUrlField(forms.URLField):
+    """An address typed without a scheme is https (the PSAs' APIs are)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(assume_scheme="https", **kwargs)
+
+
 class ConnectionForm(forms.ModelForm[PsaConnection]):
     webhook_secret = forms.CharField(
         label="Webhook secret",
@@ -30,6 +37,7 @@ class ConnectionForm(forms.ModelForm[PsaConnection]):
         model = PsaConnection
         fields = ["name", "base_url", "is_active", "sync_every_minutes"]
         labels = {"base_url": "PSA address", "sync_every_minutes": "Sync every (minutes)"}
+        field_classes = {"base_url": HttpsUrlField}
 
     def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
