@@ -262,3 +262,49 @@ class KnowledgeArticleAdmin(admin.ModelAdmin[models.KnowledgeArticle]):
     list_filter = ["is_published", "ticket_types"]
     search_fields = ["title", "body"]
     filter_horizontal = ["ticket_types"]
+
+
+@admin.register(models.TicketAttachment)
+class TicketAttachmentAdmin(ViewOnlyAdmin[models.TicketAttachment]):
+    """Read-only, without the bytes: attachments are downloaded from the ticket page, where
+    client scope applies."""
+
+    list_display = ["filename", "ticket", "size", "content_type", "truncated", "created_at"]
+    exclude = ["content"]
+    raw_id_fields = ["ticket", "inbox_event"]
+    show_full_result_count = False
+
+
+@admin.register(models.PsaConnection)
+class PsaConnectionAdmin(ViewOnlyAdmin[models.PsaConnection]):
+    """Read-only and without the sealed secrets: connections are edited on Intake › PSA,
+    which never shows a credential back."""
+
+    list_display = ["name", "kind", "is_active", "watermark", "paused_until"]
+    exclude = ["credentials_sealed", "webhook_secrets_sealed"]
+
+
+@admin.register(models.PsaMapping)
+class PsaMappingAdmin(ViewOnlyAdmin[models.PsaMapping]):
+    """Read-only: mapped on the connection's mapping page, which checks each value."""
+
+    list_display = ["connection", "field", "label", "external_id", "value", "suggested"]
+    list_filter = ["connection", "field", "suggested"]
+    search_fields = ["label", "external_id"]
+
+
+@admin.register(models.PsaSyncRun)
+class PsaSyncRunAdmin(ViewOnlyAdmin[models.PsaSyncRun]):
+    list_display = ["connection", "started_at", "status", "fetched", "stored", "requests"]
+    list_filter = ["status", "connection"]
+    show_full_result_count = False
+
+
+@admin.register(models.OutboxItem)
+class OutboxItemAdmin(ViewOnlyAdmin[models.OutboxItem]):
+    """Read-only: retried or discarded on Intake › PSA › Write-back."""
+
+    list_display = ["created_at", "connection", "ticket", "operation", "status", "attempts"]
+    list_filter = ["status", "operation", "connection"]
+    raw_id_fields = ["ticket"]
+    show_full_result_count = False

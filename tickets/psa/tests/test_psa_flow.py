@@ -381,3 +381,23 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> Any:
     content_type = headers.get("Content-Type") or headers.get("content-type") or ""
     rest = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     return HttpClient().post(url, data=body, content_type=content_type, headers=rest)
+
+
+def test_an_autotask_delivery_with_a_stale_signed_time_is_refused(world: World) -> None:
+    with simulator_class("autotask")() as sim:
+        sim.add_company("acme-dental", "Acme Dental")
+        connection = connection_save(
+            connection=PsaConnection(name="AT", kind="autotask", base_url=sim.base_url),
+            credentials=dict(sim.credentials),
+            webhook_secret=sim.webhook_secret,
+        )
+        external_id = sim.create_ticket(summary="Disk full", company="acme-dental")
+        sim.advance(-600)  # the delivery says it happened ten minutes ago
+        body, headers = sim.delivery(external_id, "updated")
+
+        answer = _post(reverse("api_psa_webhook", args=[connection.id]), body, headers)
+
+    assert answer.status_code == 401
+    assert not InboxEvent.objects.exists()
+    connection.refresh_from_db()
+    assert "EventTime" in connection.last_rejection or "time" in connection.last_rejection
