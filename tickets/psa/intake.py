@@ -168,6 +168,9 @@ def psa_refetch(event_ids: Sequence[int], *, sleep: Any = time.sleep) -> int:
         try:
             for event in group:
                 external_id = event.headers.get("x-psa-ticket", "")
+                if not external_id:
+                    _failed(event, connection, "(none)", PsaError("The delivery names no ticket."))
+                    continue
                 if event.headers.get("x-psa-action") == "deleted":
                     _deleted(connection, external_id, event)
                     continue

@@ -102,7 +102,7 @@ def outbox_deliver(connection_id: int, *, now: dt.datetime | None = None) -> int
 def _claim(connection: PsaConnection, moment: dt.datetime) -> list[OutboxItem]:
     with transaction.atomic():
         items = list(
-            OutboxItem.objects.select_for_update(skip_locked=True)
+            OutboxItem.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("ticket")
             .filter(
                 connection=connection,
