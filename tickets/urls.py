@@ -48,6 +48,11 @@ urlpatterns = [
         name="psa_mapping_load",
     ),
     path(
+        "intake/connections/<int:connection_id>/mapping/confirm/",
+        psa_views.mapping_confirm,
+        name="psa_mapping_confirm",
+    ),
+    path(
         "intake/connections/<int:connection_id>/mapping/<int:row_id>/",
         psa_views.mapping_row,
         name="psa_mapping_row",

@@ -82,6 +82,13 @@ def mapping_set(*, row: PsaMapping, value: str) -> PsaMapping:
     return row
 
 
+def mapping_confirm_suggestions(connection: PsaConnection) -> int:
+    """A manager accepts every suggested value at once; returns how many."""
+    return PsaMapping.objects.filter(connection=connection, suggested=True).update(
+        suggested=False, updated_at=timezone.now()
+    )
+
+
 def mapping_load(connection: PsaConnection) -> int:
     """Add every value the PSA lists (statuses per board, priorities, types, boards,
     companies, members) to the mapping, with suggestions, before tickets bring them.

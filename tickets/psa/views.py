@@ -146,6 +146,7 @@ def mapping(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
     context = {
         "connection": connection,
         "page": page,
+        "suggested": connection.mappings.filter(suggested=True).count(),
         "field": field,
         "gaps_only": gaps_only,
         "fields": PsaMapping.Field.choices,
@@ -188,6 +189,17 @@ def mapping_load(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
         messages.error(request, f"Could not read the PSA's values: {error}")
     else:
         messages.success(request, f"{added} new value{'s' if added != 1 else ''} from the PSA.")
+    return redirect("psa_mapping", connection_id=connection.id)
+
+
+@require_POST
+@login_required
+def mapping_confirm(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    if (refusal := _refuse(request)) is not None:
+        return refusal
+    connection = get_object_or_404(PsaConnection, pk=connection_id)
+    confirmed = services.mapping_confirm_suggestions(connection)
+    messages.success(request, f"Confirmed {confirmed} suggestion{'s' if confirmed != 1 else ''}.")
     return redirect("psa_mapping", connection_id=connection.id)
 
 

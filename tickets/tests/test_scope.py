@@ -57,6 +57,7 @@ MANAGER_CONFIG_ROUTES = {
     "psa_mapping",
     "psa_mapping_load",
     "psa_mapping_row",
+    "psa_mapping_confirm",
     "psa_outbox_act",
 }
 # Machine-to-machine with a signature or credential checked per connection; they store

@@ -45,6 +45,7 @@ def _manager_routes(connection: PsaConnection, row: PsaMapping, item: OutboxItem
         ("get", reverse("psa_mapping", args=[c])),
         ("post", reverse("psa_mapping_load", args=[c])),
         ("post", reverse("psa_mapping_row", args=[c, row.id])),
+        ("post", reverse("psa_mapping_confirm", args=[c])),
         ("get", reverse("psa_outbox")),
         ("post", reverse("psa_outbox_act", args=[item.id, "retry"])),
     ]
@@ -145,6 +146,18 @@ def test_mapping_a_value_from_the_page(world: World, connection: PsaConnection) 
     assert (row.value, row.suggested) == ("closed", False)
     gaps = http.get(reverse("psa_mapping", args=[connection.id]) + "?gaps=1").content.decode()
     assert "Every value is mapped" in gaps
+
+
+def test_confirming_every_suggestion(world: World, connection: PsaConnection) -> None:
+    suggested = PsaMapping.objects.create(
+        connection=connection, field="priority", external_id="1", value="1", suggested=True
+    )
+    http = world.login(world.manager)
+    page = http.get(reverse("psa_mapping", args=[connection.id])).content.decode()
+    assert "Confirm the 1 suggestion" in page
+    http.post(reverse("psa_mapping_confirm", args=[connection.id]))
+    suggested.refresh_from_db()
+    assert (suggested.value, suggested.suggested) == ("1", False)
 
 
 def test_the_list_shows_sync_progress_gaps_and_failures(
