@@ -65,3 +65,11 @@ class NoteForm(forms.Form):
     public = forms.BooleanField(
         required=False, label="Send to the requester (otherwise an internal note)"
     )
+
+
+class TimeForm(forms.Form):
+    minutes = forms.IntegerField(
+        min_value=1, max_value=24 * 60, label="Minutes", widget=forms.NumberInput(attrs={"size": 4})
+    )
+    notes = forms.CharField(required=False, max_length=2000, label="What was done")
+    billable = forms.BooleanField(required=False, initial=True, label="Billable")

@@ -13,6 +13,7 @@ urlpatterns = [
     path("tickets/", views.ticket_list, name="ticket_list"),
     path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
     path("tickets/<int:ticket_id>/notes/", views.ticket_note_add, name="ticket_note_add"),
+    path("tickets/<int:ticket_id>/time/", views.ticket_time_add, name="ticket_time_add"),
     path("clients/", views.client_list, name="client_list"),
     path("clients/<int:client_id>/", views.client_detail, name="client_detail"),
     path("attachments/<int:pk>/", attachment_views.attachment_download, name="attachment_download"),

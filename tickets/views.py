@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from config.http import HtmxHttpRequest, querystring_without_page, wants_fragment
 from tickets import selectors, services
-from tickets.forms import NoteForm, TicketFilterForm
-from tickets.models import StaffMember, Ticket
+from tickets.forms import NoteForm, TicketFilterForm, TimeForm
+from tickets.models import OutboxItem, StaffMember, Ticket
 from tickets.pagination import CappedPaginator
 
 
@@ -105,9 +107,54 @@ def ticket_note_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
     return render(request, template, _detail(ticket, form), status=status)
 
 
+@require_POST
+@login_required
+def ticket_time_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
+    """Log time on a ticket (written back to its PSA); answers with the facts panel."""
+    ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
+    staff = selectors.staff_for_user(request.user)
+    form = TimeForm(request.POST)
+    status = 200
+    if staff is None:
+        form.add_error(None, "Only staff members can log time.")
+        status = 403
+    elif form.is_valid():
+        minutes = form.cleaned_data["minutes"]
+        services.time_entry_log(
+            ticket=ticket,
+            staff=staff,
+            started_at=timezone.now() - dt.timedelta(minutes=minutes),
+            minutes=minutes,
+            notes=form.cleaned_data["notes"],
+            billable=form.cleaned_data["billable"],
+        )
+        form = TimeForm()
+    else:
+        status = 400
+    if not wants_fragment(request) and status == 200:
+        return redirect("ticket_detail", ticket_id=ticket.id)
+    ticket = selectors.ticket_get(user=request.user, ticket_id=ticket_id)
+    context = {**_detail(ticket, NoteForm()), "time_form": form}
+    return render(request, "tickets/ticket_detail.html#facts", context, status=status)
+
+
 def _detail(ticket: Ticket, form: NoteForm) -> dict[str, Any]:
-    """The ticket page's context; attachments listed without their bytes."""
-    return {"ticket": ticket, "form": form, "attachments": ticket.attachments.defer("content")}
+    """The ticket page's context: attachments listed without their bytes, and — for a
+    ticket mirrored from a PSA — what is still to be written back to it."""
+    write_back: dict[str, int] = {}
+    if ticket.psa_connection_id:
+        problems = (OutboxItem.Status.FAILED, OutboxItem.Status.CONFLICT)
+        write_back = ticket.outbox.aggregate(
+            waiting=Count("id", filter=Q(status__in=["pending", "sending"])),
+            problems=Count("id", filter=Q(status__in=problems)),
+        )
+    return {
+        "ticket": ticket,
+        "form": form,
+        "time_form": TimeForm(),
+        "attachments": ticket.attachments.defer("content"),
+        "write_back": write_back,
+    }
 
 
 @require_GET

@@ -20,6 +20,7 @@ UNSCOPED_ROUTES = {"login", "logout", "healthz", "portal"}
 OBJECT_ROUTES = {
     "ticket_detail": ("get", "ticket"),
     "ticket_note_add": ("post", "ticket"),
+    "ticket_time_add": ("post", "ticket"),
     "client_detail": ("get", "client"),
     "ticket_actions": ("get", "ticket"),
     "ticket_take_over": ("post", "ticket"),

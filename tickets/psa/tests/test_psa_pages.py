@@ -195,3 +195,28 @@ def test_retrying_and_discarding_a_failed_write_back(
     assert (failed.status, failed.attempts) == (OutboxItem.Status.PENDING, 0)
     assert conflict.status == OutboxItem.Status.DISCARDED
     assert bogus.status_code == 404
+
+
+def test_time_logged_on_a_psa_ticket_goes_to_the_outbox(
+    world: World, connection: PsaConnection
+) -> None:
+    Ticket.objects.filter(pk=world.ticket.pk).update(psa_connection=connection)
+    http = world.login(world.tech_in)
+    url = reverse("ticket_time_add", args=[world.ticket.id])
+    refused = http.post(url, {"minutes": "0"}, headers={"HX-Request": "true"})
+    logged = http.post(
+        url,
+        {"minutes": "25", "notes": "Rebuilt profile", "billable": "on"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert refused.status_code == 400
+    body = logged.content.decode()
+    assert logged.status_code == 200 and 'id="facts"' in body
+    assert "25 min · Insider — Rebuilt profile" in body
+    assert "1 change on the way to the PSA" in body
+    item = OutboxItem.objects.get()
+    assert item.operation == OutboxItem.Operation.TIME
+    assert (item.payload["minutes"], item.payload["staff"]) == (25, world.tech_in.id)
+    page = http.get(reverse("ticket_detail", args=[world.ticket.id])).content.decode()
+    assert "Main CW" in page and "on the way to the PSA" in page
