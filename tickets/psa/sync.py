@@ -231,10 +231,14 @@ def psa_sync_due(*, now: dt.datetime | None = None) -> list[int]:
     for connection in PsaConnection.objects.filter(is_active=True):
         last = connection.syncs.order_by("-started_at").first()
         interval = dt.timedelta(minutes=connection.sync_every_minutes)
-        if last is not None and (
-            last.status == PsaSyncRun.Status.RUNNING or moment - last.started_at < interval
-        ):
-            continue
+        alive = (
+            last is not None
+            and last.status == PsaSyncRun.Status.RUNNING
+            and last.heartbeat_at is not None
+            and moment - last.heartbeat_at < BUSY_AFTER
+        )
+        if alive or (last is not None and moment - last.started_at < interval):
+            continue  # (a run whose worker died is replaced by the next one)
         if connection.paused_until and connection.paused_until > moment:
             continue
         async_task("tickets.tasks.psa_sync", connection.id, group="psa-sync")

@@ -401,3 +401,21 @@ def test_an_autotask_delivery_with_a_stale_signed_time_is_refused(world: World) 
     assert not InboxEvent.objects.exists()
     connection.refresh_from_db()
     assert "EventTime" in connection.last_rejection or "time" in connection.last_rejection
+
+
+def test_the_schedule_replaces_a_sync_whose_worker_died(
+    world: World, sim: Any, psa: PsaConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tickets.psa import sync as sync_module
+
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kw: queued.append(args))
+    long_ago = timezone.now() - dt.timedelta(minutes=30)
+    PsaSyncRun.objects.create(connection=psa, started_at=long_ago, heartbeat_at=long_ago)
+
+    assert sync_module.psa_sync_due() == [psa.id]
+    run = _sync(psa)
+    assert run.status == PsaSyncRun.Status.DONE
+    dead = PsaSyncRun.objects.get(started_at=long_ago)
+    assert dead.status == PsaSyncRun.Status.FAILED and "stopped" in dead.error
+    assert sync_module.psa_sync_due() == []  # just ran
