@@ -5,7 +5,6 @@ to one) delivered by signed webhook — so a newcomer running `make run` sees ti
 from __future__ import annotations
 
 import random
-import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from typing import Any
 
 from django.urls import reverse
 
+from tickets.demo import catalogue as cat
 from tickets.demo.catalogue import TYPES
 from tickets.models import Asset, Client, Contact, StaffMember, Ticket
 from tickets.psa.models import PsaConnection
@@ -29,11 +29,6 @@ class Person:
     last: str
     company: str
     hostname: str
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "there" if key == "other_first" else ""
 
 
 def demo_people(limit: int = 400) -> list[Person]:
@@ -74,7 +69,8 @@ def demo_simulator(kind: str, *, port: int) -> Any:
         sim.add_member(staff.user.username, staff.display_name)
     mirrored = Ticket.objects.filter(source=kind).values_list("external_id", flat=True)
     numbers = [int(value) for value in mirrored if value.isdigit()]
-    sim.start_ids_at(max(numbers, default=0) + 1)  # a restart must not reuse mirrored ids
+    if numbers:
+        sim.start_ids_at(max(numbers) + 1)  # a restarted demo must not reuse mirrored ids
     return sim
 
 
@@ -96,14 +92,22 @@ def demo_ticket(sim: Any, people: list[Person], rng: random.Random) -> str:
     """One new ticket in the PSA, written like the demo's own."""
     spec = rng.choices(TYPES, weights=[t.weight for t in TYPES])[0]
     person = rng.choice(people) if people else None
-    fields = _Blank(
-        first=person.first if person else "Sam",
-        last=person.last if person else "",
-        hostname=person.hostname if person else "",
-    )
-    formatter = string.Formatter()
-    summary = formatter.vformat(rng.choice(spec.summaries), (), fields)
-    description = formatter.vformat(rng.choice(spec.descriptions), (), fields)
+    fields = {
+        "first": person.first if person else "Sam",
+        "last": person.last if person else "",
+        "hostname": (person.hostname if person else "") or "their laptop",
+        "site": "the office",
+        "client": person.company if person else "",
+        "app": rng.choice(cat.APPS),
+        "group": rng.choice(cat.GROUPS),
+        "service": rng.choice(cat.SERVICES),
+        "job": rng.choice(cat.BACKUP_JOBS),
+        "other_first": rng.choice(cat.FIRST_NAMES),
+        "other_last": rng.choice(cat.LAST_NAMES),
+        "n": str(rng.randint(2, 9)),
+    }
+    summary = rng.choice(spec.summaries).format_map(fields)
+    description = rng.choice(spec.descriptions).format_map(fields)
     return str(
         sim.create_ticket(
             summary=summary[:200],
