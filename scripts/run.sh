@@ -23,16 +23,24 @@ else
 fi
 
 echo "== Starting the background worker (django-q2)"
-python manage.py qcluster >var/qcluster.log 2>&1 &
+# Background processes get their own session: Ctrl-C reaches them only through cleanup below.
+setsid python manage.py qcluster >var/qcluster.log 2>&1 &
 WORKER=$!
 PSA_DEMO=""
 if [ "$DEBUG" = "true" ]; then
   echo "== Starting a simulated ConnectWise PSA on port ${PSA_DEMO_PORT:-8101} (a new ticket every ${PSA_DEMO_EVERY:-20} s)"
-  python manage.py psa_demo --port "${PSA_DEMO_PORT:-8101}" --every "${PSA_DEMO_EVERY:-20}" \
+  setsid python manage.py psa_demo --port "${PSA_DEMO_PORT:-8101}" --every "${PSA_DEMO_EVERY:-20}" \
     --desk-url "http://$HOST:$PORT" >var/psa-demo.log 2>&1 &
   PSA_DEMO=$!
 fi
-trap 'kill $WORKER $PSA_DEMO 2>/dev/null || true; wait $WORKER $PSA_DEMO 2>/dev/null || true' EXIT INT TERM
+# Stop the background processes once: a second SIGTERM while django-q2 is shutting down
+# can deadlock it, so the handler removes itself before signalling.
+cleanup() {
+  trap - EXIT INT TERM
+  kill $WORKER $PSA_DEMO 2>/dev/null || true
+  wait $WORKER $PSA_DEMO 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
 
 python - <<PY
 from tickets.demo import DEMO_LOGINS
