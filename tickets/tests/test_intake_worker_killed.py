@@ -61,7 +61,7 @@ def test_a_worker_killed_mid_burst_loses_and_duplicates_nothing(
 ) -> None:
     settings.INTAKE_STALE_CLAIM_SECONDS = 5
     ClientEmailDomain.objects.create(client=world.client, domain="acme.test")
-    keys = []
+    keys: list[str] = []
     for number in range(BURST):
         key = keys[number // 2] if number % 10 == 9 else f"burst-{number}"  # 10% repeated
         keys.append(key)
