@@ -220,3 +220,102 @@ class DispatchPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"Dispatch for {self.queue or 'every queue'}: {self.get_strategy_display()}"
+
+
+class ToolConnection(models.Model):
+    """Where a client's accounts and devices live: its on-premises directory (LDAP/AD), its
+    Entra ID tenant (Microsoft Graph) or its RMM. Settings are plain (addresses, base DNs);
+    the secret (a bind password, a client secret) is sealed at rest like PSA credentials and
+    never shown back. Executors look a client's connection up by category."""
+
+    class Kind(models.TextChoices):
+        LDAP = "ldap", "LDAP directory (OpenLDAP)"
+        ACTIVE_DIRECTORY = "ad", "Active Directory"
+        ENTRA = "entra", "Entra ID (Microsoft Graph)"
+        RMM = "rmm", "RMM"
+
+    DIRECTORY_KINDS = ("ldap", "ad", "entra")
+
+    client = models.ForeignKey(
+        "tickets.Client", on_delete=models.CASCADE, related_name="tool_connections"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    settings = models.JSONField(default=dict, blank=True)
+    secret_sealed = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["client", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "kind"], name="tool_connection_one_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client} — {self.get_kind_display()}"
+
+    @property
+    def secret(self) -> str:
+        from tickets.psa import crypto
+
+        return str(crypto.unseal(self.secret_sealed, ""))
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        from tickets.psa import crypto
+
+        self.secret_sealed = crypto.seal(value)
+
+
+class OneTimeSecret(models.Model):
+    """A new password on its way to its owner: sealed at rest, opened once through an
+    expiring link (only the token's hash is stored), then erased. Never on the ticket, the
+    PSA, an e-mail body or a log."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    value_sealed = models.TextField(blank=True, help_text="Erased when opened or expired.")
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("tickets.Contact", on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="one_time_secret_expiry_idx")]
+
+    def __str__(self) -> str:
+        state = "opened" if self.opened_at else "waiting"
+        return f"{self.purpose} for {self.contact_id} ({state})"
+
+
+class PlaybookRun(models.Model):
+    """One playbook working one ticket: which step it is on, what it learned, and how it
+    ended — resolved and verified, or handed to a technician with the reason."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for approval"
+        DONE = "done", "Resolved"
+        HANDED_OVER = "handed_over", "Handed to a technician"
+        SHADOW = "shadow", "Shadow (recorded, not executed)"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="playbook_runs")
+    playbook = models.CharField(max_length=60)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    step = models.PositiveSmallIntegerField(default=0)
+    state = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ticket", "playbook"], name="playbook_run_once_per_ticket"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.playbook} on {self.ticket_id} ({self.status})"

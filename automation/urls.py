@@ -1,10 +1,12 @@
-"""Manager pages for triage rules (`automation/rule_views.py`)."""
+"""Manager pages for triage rules (`automation/rule_views.py`), and the one-time link a
+requester opens to see a new password (`automation/secret_views.py`)."""
 
 from django.urls import path
 
-from automation import rule_views
+from automation import rule_views, secret_views
 
 urlpatterns = [
+    path("s/<str:token>/", secret_views.one_time_secret, name="one_time_secret"),
     path("rules/", rule_views.rule_list, name="rule_list"),
     path("rules/conflicts/", rule_views.rule_conflicts, name="rule_conflicts"),
     path("rules/new/", rule_views.rule_create, name="rule_create"),

@@ -137,6 +137,11 @@ class Contact(models.Model):
     is_privileged = models.BooleanField(
         default=False, help_text="Holds administrative rights; agent actions need approval."
     )
+    may_request_for_others = models.BooleanField(
+        default=False,
+        help_text="An authorised contact: may ask for changes to other people's accounts at "
+        "the same client (an office manager, the client's IT lead).",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

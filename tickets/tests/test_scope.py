@@ -63,7 +63,9 @@ MANAGER_CONFIG_ROUTES = {
 }
 # Machine-to-machine with a signature or credential checked per connection; they store
 # deliveries and read nothing back (tickets/psa/tests/test_psa_flow.py).
-SIGNED_ROUTES = {"api_psa_webhook"}
+# The one-time password link: its 256-bit token is the credential, for a requester without
+# an account; it shows one secret once (automation/tests/test_secrets.py).
+SIGNED_ROUTES = {"api_psa_webhook", "one_time_secret"}
 # Collection routes: each has hand-written tests (here or in the app's tests) showing foreign
 # rows left out, or is manager configuration.
 COLLECTION_ROUTES = {
