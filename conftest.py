@@ -8,7 +8,13 @@ import os
 # Development defaults for settings parsing; pytest-django still runs tests with DEBUG off.
 os.environ.setdefault("DEBUG", "true")
 
-pytest_plugins = ["tests.fixtures", "tests.browser", "tests.llm_server", "tests.dovecot"]
+pytest_plugins = [
+    "tests.fixtures",
+    "tests.browser",
+    "tests.llm_server",
+    "tests.dovecot",
+    "tests.slapd",
+]
 
 
 def pytest_configure() -> None:

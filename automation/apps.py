@@ -11,11 +11,16 @@ class AutomationConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
+        from automation.account_executors import register_account_executors
         from automation.executors import register_ticket_executors
         from automation.models import DispatchPolicy, TriageRule
+        from automation.playbooks.engine import on_action_settled
+        from governance.services import action_settled
         from tickets.signals import tickets_arrived
 
         register_ticket_executors()
+        register_account_executors()
+        action_settled.connect(on_action_settled, dispatch_uid="automation-playbooks")
         auditlog.register(TriageRule)
         tickets_arrived.connect(_pipeline_enqueue, dispatch_uid="automation-pipeline")
         auditlog.register(DispatchPolicy)

@@ -117,7 +117,18 @@ def _run_many(ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
             label = KINDS[plan.rule_action["kind"]].label
             refused.append(f"{label}: {' '.join(outcome.messages)}")
     _firings_record([(ticket, firing, *fired[id(firing)]) for ticket, firing in firings])
+    _playbooks_start(tickets)
     return actions
+
+
+def _playbooks_start(tickets: list[Ticket]) -> None:
+    """Tickets whose type is known get their playbook (a type decided by a proposal starts
+    it when that proposal settles: `playbooks.engine.on_action_settled`)."""
+    from automation.playbooks.engine import playbook_start
+
+    for ticket in tickets:
+        if ticket.type_id is not None:
+            playbook_start(ticket)
 
 
 def _rule_decisions(firings: list[Firing]) -> dict[str, Any]:

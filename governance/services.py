@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.utils import timezone
 
 from governance import gate
@@ -65,12 +66,34 @@ def _approval_ttl() -> dt.timedelta:
     return dt.timedelta(minutes=settings.GOVERNANCE_APPROVAL_TTL_MINUTES)
 
 
+# Sent (after the transaction commits) when an action reaches an end: it ran (succeeded,
+# verified or failed) or it will not run (blocked, rejected, expired, cancelled). Playbooks
+# listen to take their next step or hand over. Arguments: action_id, status.
+action_settled = Signal()
+SETTLED_STEPS = frozenset(
+    {
+        Action.Status.SUCCEEDED,
+        Action.Status.VERIFIED,
+        Action.Status.FAILED,
+        Action.Status.BLOCKED,
+        Action.Status.REJECTED,
+        Action.Status.EXPIRED,
+        Action.Status.CANCELLED,
+    }
+)
+
+
 def action_timeline(
     action: Action, *, step: str, staff: StaffMember | None = None, note: str = ""
 ) -> TicketEvent:
     """One lifecycle step on the ticket's timeline, with who did it."""
     event = _step_event(action, step=step, staff=staff, note=note)
     event.save()
+    if step in SETTLED_STEPS:
+        action_id = action.id
+        transaction.on_commit(
+            lambda: action_settled.send(sender=Action, action_id=action_id, status=step)
+        )
     return event
 
 

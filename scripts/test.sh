@@ -17,6 +17,8 @@ step "browser for the end-to-end tests"
 scripts/ensure_chromium.sh
 step "mail server for the IMAP tests"
 scripts/ensure_dovecot.sh
+step "directory server for the LDAP tests"
+scripts/ensure_slapd.sh
 step "pytest on PostgreSQL"
 scripts/with_postgres.sh pytest -n "${PYTEST_WORKERS:-auto}" -p no:cacheprovider "$@"
 step "smoke tests on SQLite (the embedded default)"

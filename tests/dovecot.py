@@ -10,10 +10,8 @@ fixture fails, unless ALLOW_MISSING_SERVERS=1 asks to skip such tests instead.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +25,7 @@ import pytest
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 
+from tests.servers import binary, free_port, private_server
 from tickets.intake.imap import ImapMailbox
 
 READY_SECONDS = 20.0
@@ -120,7 +119,7 @@ class Dovecot:
         # A daemon's children keep inherited pipes open: output goes to a file, never a pipe.
         with (self.base / "stdout.log").open("wb") as output:
             self.proc = subprocess.Popen(
-                [_binary("dovecot"), "-F", "-c", str(self.conf)],
+                [binary("dovecot"), "-F", "-c", str(self.conf)],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -182,19 +181,6 @@ class Dovecot:
         return "\n".join(part for part in parts if part.strip())
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
-    if found is None:
-        raise FileNotFoundError(name)
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _config(base: Path, port: int) -> str:
     return "\n".join(
         [
@@ -237,7 +223,7 @@ def _prepare(base: Path, port: int) -> None:
 def dovecot_start() -> Dovecot:
     # base_dir (here <base>/run) must stay under 82 characters for its socket paths.
     base = Path(tempfile.mkdtemp(prefix="dovecot-", dir="/tmp"))
-    port = _free_port()
+    port = free_port()
     _prepare(base, port)
     server = Dovecot(base, "127.0.0.1", port)
     try:
@@ -251,18 +237,10 @@ def dovecot_start() -> Dovecot:
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
-    try:
-        _binary("dovecot")
-    except FileNotFoundError:
-        reason = "Dovecot is not installed (scripts/ensure_dovecot.sh installs it)"
-        if os.environ.get("ALLOW_MISSING_SERVERS") == "1":
-            pytest.skip(f"{reason}; skipped because ALLOW_MISSING_SERVERS=1")
-        pytest.fail(f"{reason}; set ALLOW_MISSING_SERVERS=1 to skip these tests instead")
-    if os.geteuid() != 0:
-        pytest.fail("The test Dovecot needs root (it runs mail as nobody:nogroup).")
-    server = dovecot_start()
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.base, ignore_errors=True)
+    yield from private_server(
+        program="dovecot",
+        title="Dovecot",
+        installer="scripts/ensure_dovecot.sh",
+        why_root="it runs mail as nobody:nogroup",
+        start=dovecot_start,
+    )

@@ -655,6 +655,7 @@ class TicketEvent(models.Model):
         UPDATED_AT_SOURCE = "updated_at_source", "Updated at the source"
         TAGGED = "tagged", "Tag added"
         SLA_CHANGED = "sla_changed", "SLA changed"
+        PLAYBOOK = "playbook", "Playbook"
 
     class ActorKind(models.TextChoices):
         HUMAN = "human", "Technician"

@@ -293,7 +293,12 @@ def test_take_over_cancels_proposals_assigns_and_stops_the_agent(world: World) -
     assert propose(world.ticket).status == Action.Status.PROPOSED
 
 
-def test_a_kind_with_no_tool_fails_with_a_clear_message(world: World) -> None:
+def test_a_kind_with_no_tool_fails_with_a_clear_message(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from governance import executors
+
+    monkeypatch.delitem(executors._REGISTRY, "unlock_account")  # as before a tool is wired
     policy_with(world, unlock_account=("autonomous", {"min_confidence": Decimal("0.5")}))
     action = propose(world.ticket, "unlock_account", {"contact": world.contact.id})
     done = gate.action_execute(action_id=action.id)

@@ -126,7 +126,12 @@ def test_under_ten_decisions_says_so(world: World) -> None:
     assert "not enough decisions (n=3)" in page
 
 
-def test_autonomous_runs_overrides_failures_and_blocks_are_counted(world: World) -> None:
+def test_autonomous_runs_overrides_failures_and_blocks_are_counted(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from governance import executors
+
+    monkeypatch.delitem(executors._REGISTRY, "unlock_account")  # fails at the gate: no tool
     policy_with(
         world,
         set_priority="autonomous",

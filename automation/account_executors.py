@@ -1,0 +1,164 @@
+"""Executors for the actions that change a person's account: reset a password, unlock an
+account, change group or distribution-list membership (and, with their tools connected,
+re-enrol MFA, run an allow-listed script, install software). Only the gate calls them.
+
+The client's `ToolConnection` says where its accounts live. A new password is generated
+here, set with "change at next logon", and handed to its owner through a one-time link
+(`automation.secrets`) in a reply on the ticket: the password itself is never stored on the
+action, the ticket, the PSA, an e-mail body or a log. Every executor verifies by reading the
+account back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings
+
+from automation.executors import actor_for
+from automation.models import ToolConnection
+from automation.secrets import LINK_HOURS, password_generate, secret_issue
+from automation.tools.base import ToolError
+from governance.executors import ExecutionError, Executor, executor_register
+from governance.models import Action
+from tickets.models import Contact, StaffMember
+from tickets.services import ticket_message_add
+
+
+def _connection(action: Action, kinds: tuple[str, ...]) -> ToolConnection:
+    client_id = action.ticket.client_id
+    found = (
+        ToolConnection.objects.filter(client_id=client_id, kind__in=kinds, is_active=True).first()
+        if client_id is not None
+        else None
+    )
+    if found is None:
+        raise ExecutionError(
+            f"{action.ticket.client or 'This client'} has no directory connected: add one "
+            "under the client's tools, or do it by hand."
+        )
+    return found
+
+
+@contextmanager
+def directory_for(action: Action) -> Iterator[Any]:
+    """The client's on-premises directory, connected (LDAP or Active Directory)."""
+    from automation.tools.directory import Directory, DirectoryConfig
+
+    connection = _connection(
+        action, (ToolConnection.Kind.LDAP, ToolConnection.Kind.ACTIVE_DIRECTORY)
+    )
+    options = dict(connection.settings)
+    config = DirectoryConfig(
+        url=str(options.pop("url")),
+        bind_dn=str(options.pop("bind_dn")),
+        bind_password=connection.secret,
+        users_base=str(options.pop("users_base")),
+        groups_base=str(options.pop("groups_base")),
+        kind="ad" if connection.kind == ToolConnection.Kind.ACTIVE_DIRECTORY else "openldap",
+        **options,
+    )
+    try:
+        with Directory(config) as directory:
+            yield directory
+    except ToolError as error:
+        raise ExecutionError(f"The directory answered: {error}") from error
+
+
+def _owner(action: Action) -> tuple[Contact, str]:
+    contact = Contact.objects.get(pk=action.params["contact"])
+    if not contact.directory_username:
+        raise ExecutionError(
+            f"{contact.full_name} has no directory account name on record; add it to the "
+            "contact, or do it by hand."
+        )
+    return contact, contact.directory_username
+
+
+def _public_link(path: str) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + path
+
+
+class ResetPasswordExecutor(Executor):
+    """A random password, set with "change at next logon", sent as a one-time link."""
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        contact, username = _owner(action)
+        password = password_generate()
+        with directory_for(action) as directory:
+            directory.reset_password(username, password, must_change=True)
+        path = secret_issue(
+            ticket=action.ticket,
+            contact=contact,
+            value=password,
+            purpose=f"the password reset on ticket {action.ticket_id}",
+        )
+        del password  # nothing below may see it
+        ticket_message_add(
+            ticket=action.ticket,
+            actor=actor_for(action),
+            body=(
+                f"Hi {contact.first_name}, your password has been reset. Open this link to see "
+                f"your temporary password (it works once, for {LINK_HOURS} hours): "
+                f"{_public_link(path)} — you will be asked to choose your own when you sign in."
+            ),
+            public=True,
+        )
+        return {"username": username, "link_sent_to": contact.email, "must_change": True}
+
+    def verify(self, action: Action) -> bool | None:
+        with directory_for(action) as directory:
+            account = directory.account(action.result["username"])
+        return bool(account.exists and account.must_change_password and not account.locked)
+
+
+class UnlockExecutor(Executor):
+    def execute(self, action: Action) -> dict[str, Any]:
+        _, username = _owner(action)
+        with directory_for(action) as directory:
+            was_locked = directory.account(username).locked
+            directory.unlock(username)
+        return {"username": username, "was_locked": was_locked}
+
+    def verify(self, action: Action) -> bool | None:
+        with directory_for(action) as directory:
+            account = directory.account(action.result["username"])
+        return bool(account.exists and not account.locked)
+
+
+class GroupMembershipExecutor(Executor):
+    undoable = True
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        _, username = _owner(action)
+        group, operation = action.params["group"], action.params["operation"]
+        with directory_for(action) as directory:
+            if operation == "add":
+                changed = directory.add_member(username, group)
+            else:
+                changed = directory.remove_member(username, group)
+        return {"username": username, "group": group, "operation": operation, "changed": changed}
+
+    def verify(self, action: Action) -> bool | None:
+        result = action.result
+        with directory_for(action) as directory:
+            members = directory.members(result["group"])
+        return bool((result["username"] in members) == (result["operation"] == "add"))
+
+    def undo(self, action: Action, *, staff: StaffMember) -> dict[str, Any]:
+        result = action.result
+        if not result.get("changed"):
+            return {"reverted": False}
+        with directory_for(action) as directory:
+            if result["operation"] == "add":
+                directory.remove_member(result["username"], result["group"])
+            else:
+                directory.add_member(result["username"], result["group"])
+        return {"reverted": True}
+
+
+def register_account_executors() -> None:
+    executor_register("reset_password", ResetPasswordExecutor())
+    executor_register("unlock_account", UnlockExecutor())
+    executor_register("change_group_membership", GroupMembershipExecutor())

@@ -1,0 +1,66 @@
+"""Requester verification: whose account a ticket is about, and whether its requester may
+ask for it. The requester must be the account owner, or an authorised contact of the same
+client; privileged and VIP accounts are never changed by a playbook (a technician does it)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tickets.models import Contact, Ticket
+
+TEXT_SCAN = 5_000
+
+
+@dataclass(frozen=True)
+class Owner:
+    contact: Contact | None
+    how: str  # why we think so, for the timeline
+    refusal: str = ""  # non-empty: the playbook must not act
+
+
+def account_owner(ticket: Ticket) -> Owner:
+    """The contact whose account the ticket is about: another contact of the same client
+    named in the text (by address, account name or full name), else the requester."""
+    requester = ticket.contact
+    if ticket.client is None or requester is None:
+        return Owner(None, "", "The requester is not a known contact of a client.")
+    named = _named_contact(ticket)
+    owner = named or requester
+    how = (
+        f"the ticket names {owner.full_name}"
+        if named and named.pk != requester.pk
+        else f"the requester, {owner.full_name}"
+    )
+    return Owner(owner, how, _refusal(requester, owner))
+
+
+def _named_contact(ticket: Ticket) -> Contact | None:
+    text = f"{ticket.summary}\n{ticket.description[:TEXT_SCAN]}".lower()
+    words = set(re.findall(r"[\w.@'-]+", text))
+    if ticket.client_id is None:
+        return None
+    for contact in Contact.objects.filter(client_id=ticket.client_id, is_active=True):
+        handles = {contact.email.lower(), contact.directory_username.lower()} - {""}
+        full = f"{contact.first_name} {contact.last_name}".strip().lower()
+        named = bool(handles & words) or bool(contact.last_name and full in text)
+        if named and (ticket.contact is None or contact.pk != ticket.contact.pk):
+            return contact
+    return None
+
+
+def _refusal(requester: Contact, owner: Contact) -> str:
+    if owner.client_id != requester.client_id:
+        return "The account belongs to another client."
+    if owner.pk != requester.pk and not requester.may_request_for_others:
+        return (
+            f"{requester.full_name} asked for {owner.full_name}'s account but is not an "
+            "authorised contact of the client: confirm with the account owner first."
+        )
+    if owner.is_privileged:
+        return f"{owner.full_name} holds administrative rights: a technician does this one."
+    if owner.is_vip:
+        return f"{owner.full_name} is a VIP: a technician does this one."
+    if not owner.is_active:
+        return f"{owner.full_name} is no longer an active contact."
+    return ""

@@ -1,0 +1,1 @@
+"""Tool adapters the resolution playbooks and the agent act through (only via the gate)."""
