@@ -158,7 +158,135 @@ class GroupMembershipExecutor(Executor):
         return {"reverted": True}
 
 
+@contextmanager
+def graph_for(action: Action) -> Iterator[Any]:
+    """The client's Entra ID tenant through Microsoft Graph."""
+    from automation.tools.graph import GraphClient, GraphConfig
+
+    connection = _connection(action, (ToolConnection.Kind.ENTRA,))
+    options = dict(connection.settings)
+    config = GraphConfig(
+        tenant_id=str(options.pop("tenant_id")),
+        client_id=str(options.pop("client_id")),
+        client_secret=connection.secret,
+        **options,
+    )
+    try:
+        with GraphClient(config) as graph:
+            yield graph
+    except ToolError as error:
+        raise ExecutionError(f"Microsoft Graph answered: {error}") from error
+
+
+def _upn(contact: Contact) -> str:
+    upn = contact.directory_username if "@" in contact.directory_username else contact.email
+    if not upn:
+        raise ExecutionError(f"{contact.full_name} has no Entra ID sign-in name on record.")
+    return upn
+
+
+class ReenrolMfaExecutor(Executor):
+    """Removes the account's MFA methods (the password stays) and signs it out everywhere,
+    so the owner registers again at the next sign-in."""
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        contact = Contact.objects.get(pk=action.params["contact"])
+        upn = _upn(contact)
+        with graph_for(action) as graph:
+            removed = graph.reset_mfa(upn)
+            graph.revoke_sessions(upn)
+        return {"upn": upn, "methods_removed": removed, "sessions_revoked": True}
+
+    def verify(self, action: Action) -> bool | None:
+        with graph_for(action) as graph:
+            methods = graph.mfa_methods(action.result["upn"])
+        return not any(method.removable for method in methods)
+
+
+@contextmanager
+def rmm_for(action: Action) -> Iterator[Any]:
+    from automation.tools.rmm import RmmClient, RmmConfig
+
+    connection = _connection(action, (ToolConnection.Kind.RMM,))
+    options = dict(connection.settings)
+    config = RmmConfig(
+        base_url=str(options.pop("base_url")),
+        client_id=str(options.pop("client_id")),
+        client_secret=connection.secret,
+        **options,
+    )
+    try:
+        with RmmClient(config) as rmm:
+            yield rmm
+    except ToolError as error:
+        raise ExecutionError(f"The RMM answered: {error}") from error
+
+
+def _device(action: Action) -> tuple[int, str]:
+    from tickets.models import Asset
+
+    asset = Asset.objects.get(pk=action.params["asset"])
+    if not asset.rmm_device_id.isdigit():
+        raise ExecutionError(f"{asset.hostname} is not linked to a device in the RMM.")
+    return int(asset.rmm_device_id), asset.hostname
+
+
+class InstallSoftwareExecutor(Executor):
+    """Installs (or reinstalls) a catalogue package through the RMM and waits for the job;
+    verified by the device's software inventory."""
+
+    wait_seconds = 600.0
+    poll_seconds = 5.0
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        device_id, hostname = _device(action)
+        package = action.params["package"]
+        with rmm_for(action) as rmm:
+            job_id = rmm.install_software(device_id, package)
+            job = rmm.wait(device_id, job_id, timeout=self.wait_seconds, poll=self.poll_seconds)
+        if job.status != "succeeded":
+            raise ExecutionError(
+                f"Installing {package} on {hostname} {job.status}: {job.output[-300:]}"
+            )
+        return {"device": device_id, "package": package, "job": job_id}
+
+    def verify(self, action: Action) -> bool | None:
+        from automation.tools.rmm import package
+
+        inventory = package(action.result["package"]).inventory_name
+        with rmm_for(action) as rmm:
+            installed = rmm.installed_software(action.result["device"])
+        return inventory in installed
+
+
+class RunScriptExecutor(Executor):
+    """Runs an allow-listed script (parameters validated against the catalogue) and waits
+    for its result; a failed run fails the action with the script's output."""
+
+    wait_seconds = 600.0
+    poll_seconds = 5.0
+
+    def execute(self, action: Action) -> dict[str, Any]:
+        device_id, hostname = _device(action)
+        slug = action.params["script"]
+        with rmm_for(action) as rmm:
+            job_id = rmm.run_script(device_id, slug, action.params.get("parameters", {}))
+            job = rmm.wait(device_id, job_id, timeout=self.wait_seconds, poll=self.poll_seconds)
+        if job.status != "succeeded":
+            raise ExecutionError(f"{slug} on {hostname} {job.status}: {job.output[-300:]}")
+        return {"device": device_id, "script": slug, "job": job_id, "output": job.output[-500:]}
+
+    def verify(self, action: Action) -> bool | None:
+        """The RMM still reports the job as succeeded (read back, not remembered)."""
+        with rmm_for(action) as rmm:
+            job = rmm.job(action.result["device"], action.result["job"])
+        return bool(job.status == "succeeded")
+
+
 def register_account_executors() -> None:
     executor_register("reset_password", ResetPasswordExecutor())
     executor_register("unlock_account", UnlockExecutor())
     executor_register("change_group_membership", GroupMembershipExecutor())
+    executor_register("reenrol_mfa", ReenrolMfaExecutor())
+    executor_register("install_software", InstallSoftwareExecutor())
+    executor_register("run_script", RunScriptExecutor())

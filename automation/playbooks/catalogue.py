@@ -115,7 +115,101 @@ GROUP_CHANGE = Playbook(
     done_note="Group membership changed and verified in the directory; the requester was told.",
 )
 
-PLAYBOOKS: tuple[Playbook, ...] = (PASSWORD_RESET, ACCOUNT_UNLOCK, GROUP_CHANGE)
+
+def _entra_owner_check(ticket: Ticket, state: dict[str, Any]) -> str:
+    owner = account_owner(ticket)
+    if owner.refusal:
+        return owner.refusal
+    assert owner.contact is not None
+    if not (owner.contact.email or "@" in owner.contact.directory_username):
+        return f"{owner.contact.full_name} has no sign-in name on record."
+    state["contact"] = owner.contact.id
+    state["owner_how"] = owner.how
+    return ""
+
+
+def _software_check(ticket: Ticket, state: dict[str, Any]) -> str:
+    """Which catalogue package (by its name or slug in the text) on which of the ticket's
+    devices (one linked to the RMM); the requester must be the device's user or authorised."""
+    from automation.tools.rmm import SOFTWARE
+
+    text = f"{ticket.summary}\n{ticket.description[:5000]}".lower()
+    wanted = [
+        spec.slug
+        for spec in SOFTWARE.values()
+        if spec.title.lower() in text or re.search(rf"\b{re.escape(spec.slug)}\b", text)
+    ]
+    if len(wanted) != 1:
+        names = ", ".join(spec.title for spec in SOFTWARE.values())
+        return f"The ticket should name one package from the catalogue ({names})."
+    devices = [a for a in ticket.assets.all() if a.rmm_device_id]
+    if len(devices) != 1:
+        return "The ticket should be linked to exactly one device the RMM manages."
+    device = devices[0]
+    requester = ticket.contact
+    if requester is None or (
+        device.primary_contact_id not in (None, requester.pk)
+        and not requester.may_request_for_others
+    ):
+        return f"{device.hostname} is someone else's device: confirm with its user first."
+    state["package"], state["asset"] = wanted[0], device.id
+    state["owner_how"] = f"{SOFTWARE[wanted[0]].title} on {device.hostname}"
+    return ""
+
+
+MFA_REENROLMENT = Playbook(
+    slug="mfa-reenrolment",
+    title="MFA re-enrolment",
+    ticket_types=("mfa-reenrolment",),
+    checks=(_entra_owner_check,),
+    steps=(
+        Step(
+            "reenrol_mfa",
+            _contact,
+            "The requester may ask for this account; they register again at next sign-in.",
+        ),
+        Step(
+            "reply",
+            _reply(
+                "Hi {name}, your sign-in methods were reset and you were signed out "
+                "everywhere. At your next sign-in you will be asked to set up the "
+                "authenticator app again."
+            ),
+            "Tell the requester what happens next.",
+        ),
+        Step("set_status", _resolve, "The reset was verified in Entra ID."),
+    ),
+    done_note="MFA methods removed and sessions revoked, verified in Entra ID.",
+)
+
+SOFTWARE_INSTALL = Playbook(
+    slug="software-install",
+    title="Software install",
+    ticket_types=("software-install",),
+    checks=(_software_check,),
+    steps=(
+        Step(
+            "install_software",
+            lambda ticket, state: {"package": state["package"], "asset": state["asset"]},
+            "An allow-listed package on the requester's own device.",
+        ),
+        Step(
+            "reply",
+            _reply("Hi {name}, it is installed: you will find it in the Start menu."),
+            "Tell the requester it is installed.",
+        ),
+        Step("set_status", _resolve, "The device's software inventory lists it."),
+    ),
+    done_note="Installed through the RMM and verified in the device's software inventory.",
+)
+
+PLAYBOOKS: tuple[Playbook, ...] = (
+    PASSWORD_RESET,
+    ACCOUNT_UNLOCK,
+    GROUP_CHANGE,
+    MFA_REENROLMENT,
+    SOFTWARE_INSTALL,
+)
 
 
 def playbook_get(slug: str) -> Playbook:

@@ -252,3 +252,81 @@ def test_a_failing_directory_hands_over_with_the_reason(
     assert run.status == PlaybookRun.Status.HANDED_OVER
     assert run.reason.startswith("Reset a password failed: The directory answered")
     assert Ticket.objects.get(pk=ticket.pk).status != Ticket.Status.RESOLVED
+
+
+def test_mfa_reenrolment_through_graph(
+    desk: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from automation.tools.simulators.graph import GraphSimulator
+
+    kind = _policy(desk, "mfa-reenrolment", reenrol_mfa="autonomous", **AUTONOMOUS)
+    with GraphSimulator() as graph:
+        graph.add_user("dana@acme.test", "Dana", "Initial-Passw0rd!")
+        graph.add_method("dana@acme.test", "microsoftAuthenticator")
+        graph.add_method("dana@acme.test", "phone")
+        entra = ToolConnection(
+            client=desk.client,
+            kind=ToolConnection.Kind.ENTRA,
+            settings={
+                "tenant_id": graph.tenant_id,
+                "client_id": graph.client_id,
+                "graph_base": graph.graph_base,
+                "login_base": graph.url,
+                "timeout": 5.0,
+            },
+        )
+        entra.secret = graph.client_secret
+        entra.save()
+        ticket = make_ticket(
+            desk.client,
+            summary="New phone, MFA",
+            external_id="MF-1",
+            contact=desk.contact,
+            type=kind,
+        )
+
+        run = _run(ticket, django_capture_on_commit_callbacks)
+
+        assert run.status == PlaybookRun.Status.DONE, run.reason
+        assert graph.methods("dana@acme.test") == ["password"]
+        assert graph.sessions_revoked_at("dana@acme.test") is not None
+    action = Action.objects.get(ticket=ticket, kind="reenrol_mfa")
+    assert action.status == Action.Status.VERIFIED
+    assert action.result["methods_removed"] == 2
+
+
+def test_software_install_through_the_rmm(
+    desk: World, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation.account_executors import InstallSoftwareExecutor
+    from automation.tools.simulators.rmm import RmmSimulator
+
+    monkeypatch.setattr(InstallSoftwareExecutor, "poll_seconds", 0.01)
+    kind = _policy(desk, "software-install", install_software="autonomous", **AUTONOMOUS)
+    desk.asset.rmm_device_id = "4711"
+    desk.asset.primary_contact = desk.contact
+    desk.asset.save()
+    with RmmSimulator() as rmm:
+        rmm.add_device(4711, desk.asset.hostname)
+        connection = ToolConnection(
+            client=desk.client,
+            kind=ToolConnection.Kind.RMM,
+            settings={"base_url": rmm.url, "client_id": rmm.client_id, "timeout": 5.0},
+        )
+        connection.secret = rmm.client_secret
+        connection.save()
+        ticket = make_ticket(
+            desk.client,
+            summary="Please install Zoom Workplace",
+            external_id="SW-1",
+            contact=desk.contact,
+            type=kind,
+        )
+        ticket.assets.add(desk.asset)
+
+        run = _run(ticket, django_capture_on_commit_callbacks)
+
+        assert run.status == PlaybookRun.Status.DONE, run.reason
+        assert "Zoom Workplace (64-bit)" in rmm.software(4711)
+    action = Action.objects.get(ticket=ticket, kind="install_software")
+    assert (action.params["package"], action.status) == ("zoom", Action.Status.VERIFIED)
