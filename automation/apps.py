@@ -45,7 +45,9 @@ def _pipeline_enqueue(*, ticket_ids: list[int], **kwargs: Any) -> None:
 
 
 def _schedule_retraining(**kwargs: Any) -> None:
-    """Retrain the triage classifier weekly (created once; editable in the admin)."""
+    """Retrain the triage classifier weekly; every 15 minutes, chase and auto-close tickets
+    waiting on customers and escalate tickets near their SLA deadline; hourly, erase
+    unopened one-time secrets that expired (created once; editable in the admin)."""
     from django_q.models import Schedule
 
     Schedule.objects.get_or_create(
@@ -56,3 +58,16 @@ def _schedule_retraining(**kwargs: Any) -> None:
             "repeats": -1,
         },
     )
+    for name, func, minutes in (
+        ("desk-chores", "automation.tasks.desk_chores", 15),
+        ("secrets-purge", "automation.tasks.secrets_purge", 60),
+    ):
+        Schedule.objects.get_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )

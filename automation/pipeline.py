@@ -122,13 +122,19 @@ def _run_many(ticket_ids: Sequence[int]) -> dict[int, list[Action]]:
 
 
 def _playbooks_start(tickets: list[Ticket]) -> None:
-    """Tickets whose type is known get their playbook (a type decided by a proposal starts
-    it when that proposal settles: `playbooks.engine.on_action_settled`)."""
+    """New requests are acknowledged; tickets whose type is known get their playbook (a
+    type decided by a proposal starts it when that proposal settles:
+    `playbooks.engine.on_action_settled`)."""
+    from automation.playbooks.chores import acknowledge
     from automation.playbooks.engine import playbook_start
+    from governance.gate import policies_preset
+    from governance.memo import batch_memo
 
-    for ticket in tickets:
-        if ticket.type_id is not None:
-            playbook_start(ticket)
+    with batch_memo(policies_preset(tickets)):  # one policy read for the batch
+        acknowledge(tickets)
+        for ticket in tickets:
+            if ticket.type_id is not None:
+                playbook_start(ticket)
 
 
 def _rule_decisions(firings: list[Firing]) -> dict[str, Any]:

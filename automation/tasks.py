@@ -29,3 +29,17 @@ def pipeline_run_batch(ticket_ids: list[int]) -> int:
     return sum(
         len(actions) for actions in pipeline.pipeline_run_many(ticket_ids=ticket_ids).values()
     )
+
+
+def desk_chores() -> dict[str, int]:
+    """Chase and auto-close tickets waiting on customers; escalate SLA risks."""
+    from automation.playbooks.chores import chase_and_close, escalate_sla_risk
+
+    return {"chased_or_closed": chase_and_close(), "escalated": escalate_sla_risk()}
+
+
+def secrets_purge() -> int:
+    """Erase one-time secrets that expired unopened."""
+    from automation.secrets import secrets_purge as purge
+
+    return purge()

@@ -191,6 +191,9 @@ INTAKE_IMAP_MAILBOXES = imap_mailboxes_from_urls(_imap_urls.split(",") if _imap_
 # Where requesters reach this desk: the one-time password links in replies start with it.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 
+# The queue SLA-based auto-escalation moves tickets to (by slug).
+ESCALATION_QUEUE_SLUG = env_str("ESCALATION_QUEUE_SLUG", "escalations-l2")
+
 # PSA connections. Credentials are encrypted at rest with the first of these Fernet keys
 # (`python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`);
 # older keys after it still decrypt, for rotation. Unset: a key derived from SECRET_KEY.

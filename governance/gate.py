@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import zlib
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -72,6 +73,16 @@ class Verdict:
 def policies_for(ticket: Ticket) -> list[AgentPolicy]:
     """Policies that apply to the ticket, most specific first."""
     return memoized(("policies", ticket.type_id, ticket.client_id), lambda: _policies(ticket))
+
+
+def policies_preset(tickets: Iterable[Ticket]) -> dict[Hashable, Any]:
+    """A batch memo's preset with the policies of every (type, client) in `tickets`, read
+    in one query — for callers that resolve rules for many tickets at once."""
+    pairs = {(t.type_id, t.client_id) for t in tickets}
+    return {
+        ("policies", type_id, client_id): policies
+        for (type_id, client_id), policies in policies_for_pairs(pairs).items()
+    }
 
 
 def policies_for_pairs(

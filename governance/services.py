@@ -199,9 +199,7 @@ def _batch_preset(tickets: dict[int, Ticket]) -> dict[Hashable, Any]:
     is held, and the policies for each ticket type and client in it."""
     held = set(AgentHold.objects.filter(ticket_id__in=tickets).values_list("ticket_id", flat=True))
     preset: dict[Hashable, Any] = {("held", pk): pk in held for pk in tickets}
-    pairs = {(t.type_id, t.client_id) for t in tickets.values()}
-    for (type_id, client_id), policies in gate.policies_for_pairs(pairs).items():
-        preset[("policies", type_id, client_id)] = policies
+    preset.update(gate.policies_preset(tickets.values()))
     return preset
 
 
