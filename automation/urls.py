@@ -3,10 +3,11 @@ requester opens to see a new password (`automation/secret_views.py`)."""
 
 from django.urls import path
 
-from automation import rule_views, secret_views
+from automation import brief_views, rule_views, secret_views
 
 urlpatterns = [
     path("s/<str:token>/", secret_views.one_time_secret, name="one_time_secret"),
+    path("tickets/<int:ticket_id>/brief/", brief_views.ticket_brief, name="ticket_brief"),
     path("rules/", rule_views.rule_list, name="rule_list"),
     path("rules/conflicts/", rule_views.rule_conflicts, name="rule_conflicts"),
     path("rules/new/", rule_views.rule_create, name="rule_create"),

@@ -203,12 +203,56 @@ SOFTWARE_INSTALL = Playbook(
     done_note="Installed through the RMM and verified in the device's software inventory.",
 )
 
+
+def _kb_check(ticket: Ticket, state: dict[str, Any]) -> str:
+    """An article of the client (or of every client) filed under this ticket type answers
+    it; the answer quotes it and cites it."""
+    from automation.tools.kb import answer_with_citations, kb_search
+
+    question = f"{ticket.summary}\n{ticket.description[:5000]}"
+    passages = kb_search(question, client_id=ticket.client_id, ticket_type_id=ticket.type_id)
+    if not passages or not passages[0].covers_type:
+        return "No knowledge-base article for this ticket type answers it."
+    answer = answer_with_citations(question, passages)
+    if not answer:
+        return "The knowledge base has nothing close enough to quote."
+    state["answer"] = answer
+    state["articles"] = sorted({p.article_id for p in passages})
+    state["owner_how"] = f"the knowledge base answers it ({passages[0].title})"
+    return ""
+
+
+VPN_WIFI_GUIDANCE = Playbook(
+    slug="vpn-wifi-guidance",
+    title="VPN and Wi-Fi guidance",
+    ticket_types=("vpn-wifi",),
+    checks=(_kb_check,),
+    steps=(
+        Step(
+            "reply",
+            _reply(
+                "Hi {name}, this should sort it:\n\n{answer}\n\nIf it doesn't, reply here "
+                "and a technician will pick it up."
+            ),
+            "A knowledge-base article filed under this type answers it; the reply quotes and "
+            "cites it.",
+        ),
+        Step(
+            "set_status",
+            lambda ticket, state: {"status": Ticket.Status.WAITING_CUSTOMER},
+            "Wait for the requester: an answer reopens it; silence is chased, then closed.",
+        ),
+    ),
+    done_note="Guidance from the knowledge base sent with its sources; waiting on the requester.",
+)
+
 PLAYBOOKS: tuple[Playbook, ...] = (
     PASSWORD_RESET,
     ACCOUNT_UNLOCK,
     GROUP_CHANGE,
     MFA_REENROLMENT,
     SOFTWARE_INSTALL,
+    VPN_WIFI_GUIDANCE,
 )
 
 

@@ -133,3 +133,117 @@ def test_a_ticket_near_its_deadline_is_escalated(
     action = Action.objects.get(ticket=ticket, kind="escalate")
     assert "due at" in action.params["reason"]
     assert not Action.objects.filter(ticket=relaxed).exists()
+
+
+def test_vpn_guidance_quotes_and_cites_the_knowledge_base(
+    desk: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from automation.models import PlaybookRun
+    from automation.playbooks.engine import playbook_start
+    from governance import services
+    from tickets.models import KnowledgeArticle, TicketType
+
+    vpn = TicketType.objects.create(name="VPN and Wi-Fi", slug="vpn-wifi")
+    policy = services.policy_create(
+        ticket_type=vpn, client=None, staff=desk.manager, shadow_mode=False
+    )
+    rules = [services.RuleInput(action_kind=k, mode="autonomous") for k in ("reply", "set_status")]
+    services.policy_save(policy=policy, staff=desk.manager, shadow_mode=False, rules=rules)
+    now = timezone.now()
+    article = KnowledgeArticle.objects.create(
+        title="VPN keeps disconnecting",
+        body=(
+            "If the VPN disconnects every few minutes, update the VPN client to version 5.2. "
+            "Then restart the laptop and sign in to the VPN again."
+        ),
+        created_at=now,
+        updated_at=now,
+    )
+    article.ticket_types.add(vpn)
+    ticket = make_ticket(
+        desk.client,
+        summary="VPN disconnects every few minutes",
+        external_id="V-1",
+        contact=desk.contact,
+        type=vpn,
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = playbook_start(ticket)
+
+    assert run is not None
+    run.refresh_from_db()
+    assert run.status == PlaybookRun.Status.DONE, run.reason
+    reply = ticket.events.get(kind=TicketEvent.Kind.REPLY)
+    assert "update the VPN client to version 5.2" in reply.body
+    assert "Sources:" in reply.body and "[1] VPN keeps disconnecting" in reply.body
+    assert Ticket.objects.get(pk=ticket.pk).status == Ticket.Status.WAITING_CUSTOMER
+
+
+def test_no_guidance_without_an_article_for_the_type(
+    desk: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from automation.models import PlaybookRun
+    from automation.playbooks.engine import playbook_start
+    from governance import services
+    from tickets.models import TicketType
+
+    vpn = TicketType.objects.create(name="VPN and Wi-Fi", slug="vpn-wifi")
+    policy = services.policy_create(
+        ticket_type=vpn, client=None, staff=desk.manager, shadow_mode=False
+    )
+    rules = [services.RuleInput(action_kind="reply", mode="autonomous")]
+    services.policy_save(policy=policy, staff=desk.manager, shadow_mode=False, rules=rules)
+    ticket = make_ticket(
+        desk.client, summary="Wi-Fi is slow", external_id="V-2", contact=desk.contact, type=vpn
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        run = playbook_start(ticket)
+    assert run is not None and run.status == PlaybookRun.Status.HANDED_OVER
+    assert "No knowledge-base article" in run.reason
+    assert not Action.objects.filter(ticket=ticket).exists()
+
+
+def test_the_brief_gathers_similar_tickets_kb_and_alerts(world: World) -> None:
+    from django.urls import reverse
+
+    from tickets.models import KnowledgeArticle
+
+    now = timezone.now()
+    KnowledgeArticle.objects.create(
+        title="Printer offline",
+        body="When a printer shows offline, restart the print spooler and power-cycle it.",
+        created_at=now,
+        updated_at=now,
+    )
+    done = make_ticket(
+        world.client, summary="Printer offline on floor 2", external_id="B-0", contact=world.contact
+    )
+    ticket_event_record(
+        ticket=done,
+        kind=TicketEvent.Kind.REPLY,
+        actor_kind=TicketEvent.ActorKind.HUMAN,
+        actor_staff=world.tech_in,
+        body="Restarted the print spooler on the print server; printing again.",
+    )
+    ticket_change(
+        ticket_id=done.id,
+        actor=Actor(kind=TicketEvent.ActorKind.HUMAN, staff=world.tech_in),
+        changes={"status": Ticket.Status.RESOLVED},
+    )
+    alert = make_ticket(world.client, summary="Disk almost full", external_id="B-A")
+    Ticket.objects.filter(pk=alert.pk).update(source=Ticket.Source.ALERT)
+    alert.assets.add(world.asset)
+    ticket = _new(world, "B-1")
+    ticket.assets.add(world.asset)
+
+    body = world.login(world.tech_in).get(reverse("ticket_brief", args=[ticket.id])).content
+    page = body.decode()
+
+    assert "Restarted the print spooler" in page  # the likely cause
+    assert "Printer offline" in page  # the KB passage
+    assert f"#{alert.id} Disk almost full" in page
+    assert (
+        world.login(world.tech_out).get(reverse("ticket_brief", args=[ticket.id])).status_code
+        == 404
+    )

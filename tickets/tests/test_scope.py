@@ -21,6 +21,7 @@ OBJECT_ROUTES = {
     "ticket_detail": ("get", "ticket"),
     "ticket_note_add": ("post", "ticket"),
     "ticket_time_add": ("post", "ticket"),
+    "ticket_brief": ("get", "ticket"),
     "client_detail": ("get", "client"),
     "ticket_actions": ("get", "ticket"),
     "ticket_take_over": ("post", "ticket"),
