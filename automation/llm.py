@@ -92,7 +92,7 @@ class _Rejected(Exception):
 
 
 @dataclass
-class _Usage:
+class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -116,7 +116,7 @@ def llm_classify(
     targets = {target: labels for target, labels in taxonomy.items() if labels}
     if not targets:
         return LlmOutcome(fallback=True, reason="the taxonomy has no labels to choose from")
-    usage = _Usage()
+    usage = Usage()
     started = time.perf_counter()
     try:
         completion = _request(ticket_text, targets)
@@ -126,7 +126,7 @@ def llm_classify(
         latency = (time.perf_counter() - started) * 1000
         return _fallback(str(rejected), usage, latency, ticket, purpose)
     latency = (time.perf_counter() - started) * 1000
-    call = _record(LlmCall.Outcome.OK, "", usage, latency, ticket, purpose)
+    call = llm_call_record(LlmCall.Outcome.OK, "", usage, latency, ticket, purpose)
     return LlmOutcome(fallback=False, predictions=predictions, call=call)
 
 
@@ -212,11 +212,11 @@ def _status_reason(error: openai.APIStatusError) -> str:
     return f"{reason}: {message}" if message else reason
 
 
-def _usage_of(completion: ChatCompletion) -> _Usage:
+def _usage_of(completion: ChatCompletion) -> Usage:
     usage = getattr(completion, "usage", None)
     prompt = getattr(usage, "prompt_tokens", 0)
     output = getattr(usage, "completion_tokens", 0)
-    return _Usage(
+    return Usage(
         prompt_tokens=prompt if isinstance(prompt, int) and prompt > 0 else 0,
         completion_tokens=output if isinstance(output, int) and output > 0 else 0,
     )
@@ -279,18 +279,18 @@ def call_cost(*, prompt_tokens: int, completion_tokens: int) -> Decimal:
 
 
 def _fallback(
-    reason: str, usage: _Usage, latency_ms: float, ticket: Ticket | None, purpose: str
+    reason: str, usage: Usage, latency_ms: float, ticket: Ticket | None, purpose: str
 ) -> LlmOutcome:
     reason = reason[:_REASON_LIMIT]
     logger.warning("LLM %s call fell back to the local model: %s", purpose, reason)
-    call = _record(LlmCall.Outcome.FALLBACK, reason, usage, latency_ms, ticket, purpose)
+    call = llm_call_record(LlmCall.Outcome.FALLBACK, reason, usage, latency_ms, ticket, purpose)
     return LlmOutcome(fallback=True, reason=reason, call=call)
 
 
-def _record(
+def llm_call_record(
     outcome: str,
     reason: str,
-    usage: _Usage,
+    usage: Usage,
     latency_ms: float,
     ticket: Ticket | None,
     purpose: str,

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from automation.classifier import subtype_label
 from automation.dispatch import DispatchInput, dispatch_decide_many, dispatch_proposal
-from automation.models import TriagePrediction, TriageRule
+from automation.llm import llm_enabled
+from automation.models import PlaybookRun, TriagePrediction, TriageRule
 from automation.rules import Firing, action_field, choice_names, facts_for, rules_run
 from automation.services import triage_predict_many
 from governance.kinds import KINDS, names_cached, ticket_field_value
@@ -126,7 +128,7 @@ def _playbooks_start(tickets: list[Ticket]) -> None:
     type decided by a proposal starts it when that proposal settles:
     `playbooks.engine.on_action_settled`)."""
     from automation.playbooks.chores import acknowledge
-    from automation.playbooks.engine import playbook_start
+    from automation.playbooks.engine import playbook_for, playbook_start
     from governance.gate import policies_preset
     from governance.memo import batch_memo
 
@@ -135,6 +137,18 @@ def _playbooks_start(tickets: list[Ticket]) -> None:
         for ticket in tickets:
             if ticket.type_id is not None:
                 playbook_start(ticket)
+    if settings.AGENT_ENABLED and llm_enabled():
+        _agent_queue([t for t in tickets if playbook_for(t) is None])
+
+
+def _agent_queue(tickets: list[Ticket]) -> None:
+    """The LLM agent, once per ticket no playbook covers, in the background."""
+    from django_q.tasks import async_task
+
+    for ticket in tickets:
+        _, created = PlaybookRun.objects.get_or_create(ticket=ticket, playbook="agent")
+        if created:
+            async_task("automation.tasks.agent_run", ticket.id, group="agent")
 
 
 def _rule_decisions(firings: list[Firing]) -> dict[str, Any]:

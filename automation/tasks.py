@@ -43,3 +43,19 @@ def secrets_purge() -> int:
     from automation.secrets import secrets_purge as purge
 
     return purge()
+
+
+def agent_run(ticket_id: int) -> str:
+    """The LLM agent on one ticket no playbook covers."""
+    from automation.agent import agent_run as run
+    from automation.models import PlaybookRun
+    from tickets.models import Ticket
+
+    ticket = Ticket.objects.select_related("client", "type").get(pk=ticket_id)
+    if ticket.status in Ticket.DONE_STATUSES:
+        return "done already"
+    outcome = run(ticket)
+    PlaybookRun.objects.filter(ticket=ticket, playbook="agent").update(
+        status=PlaybookRun.Status.HANDED_OVER, reason=outcome.summary[:2000] or outcome.stopped
+    )
+    return outcome.stopped

@@ -188,6 +188,10 @@ INTAKE_STALE_CLAIM_SECONDS = env_int("INTAKE_STALE_CLAIM_SECONDS", 300, minimum=
 _imap_urls = env_str("INTAKE_IMAP_URLS", "")
 INTAKE_IMAP_MAILBOXES = imap_mailboxes_from_urls(_imap_urls.split(",") if _imap_urls else [])
 
+# The LLM agent takes tickets no playbook covers (needs LLM_BASE_URL); off by default, since
+# every run costs model calls. What it may propose is still each ticket type's policy.
+AGENT_ENABLED = env_bool("AGENT_ENABLED", False)
+
 # Where requesters reach this desk: the one-time password links in replies start with it.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 

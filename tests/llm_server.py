@@ -66,7 +66,16 @@ class Raw:
     status: int = 200
 
 
-Behaviour = Answer | Content | Failure | Raw
+@dataclass(frozen=True)
+class ToolCalls:
+    """An assistant turn that calls tools: (function name, arguments) pairs, in order. The
+    arguments may be a dict (sent as JSON) or a string (sent as is, e.g. broken JSON)."""
+
+    calls: tuple[tuple[str, Any], ...]
+    content: str = ""
+
+
+Behaviour = Answer | Content | Failure | Raw | ToolCalls
 
 
 @dataclass
@@ -162,6 +171,12 @@ class LlmServer:
             reply[target] = {"label": label, "confidence": behaviour.confidence}
         return json.dumps(reply)
 
+    def tool_completion(self, behaviour: ToolCalls) -> dict[str, Any]:
+        completion = self.completion("")
+        completion["choices"][0]["message"] = _tool_message(behaviour, len(self.requests))
+        completion["choices"][0]["finish_reason"] = "tool_calls"
+        return completion
+
     def completion(self, content: str) -> dict[str, Any]:
         return {
             "id": f"chatcmpl-loopback-{len(self.requests)}",
@@ -182,6 +197,26 @@ class LlmServer:
                 "total_tokens": self.prompt_tokens + self.completion_tokens,
             },
         }
+
+
+def _tool_message(behaviour: ToolCalls, turn: int) -> dict[str, Any]:
+    calls = [
+        {
+            "id": f"call_{turn}_{n}",
+            "type": "function",
+            "function": {
+                "name": name,
+                "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+            },
+        }
+        for n, (name, arguments) in enumerate(behaviour.calls)
+    ]
+    return {
+        "role": "assistant",
+        "content": behaviour.content or None,
+        "refusal": None,
+        "tool_calls": calls,
+    }
 
 
 def _mentions(text: str, label: str) -> bool:
@@ -230,6 +265,9 @@ def _handler(server: LlmServer) -> type[BaseHTTPRequestHandler]:
                     headers["Retry-After"] = str(behaviour.retry_after)
                 error = _error(behaviour.message, kind, None)
                 self._send(received, behaviour.status, error, headers)
+                return
+            if isinstance(behaviour, ToolCalls):
+                self._send(received, 200, server.tool_completion(behaviour))
                 return
             if isinstance(behaviour, Answer):
                 server.wait(behaviour.delay_seconds)
