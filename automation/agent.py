@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -37,6 +38,8 @@ MAX_CALLS_PER_TURN = 4
 PURPOSE = "agent"
 _NO_KEY = "no-key"
 _READ_TOOLS = ("kb_search", "similar_tickets")
+# "password is X", "pwd: X", "new PIN = X": a message must never carry one.
+_SECRET = re.compile(r"\b(pass(word|code|phrase)?|pwd|pin)\b[^.\n]{0,20}?(\bis\b|:|=)\s*\S+", re.I)
 
 SYSTEM_PROMPT = f"""\
 You are the service desk's assistant for one ticket. You act only by calling the tools \
@@ -114,7 +117,9 @@ def _turn(
         )
     except openai.OpenAIError as error:
         outcome.stopped, outcome.summary = "error", f"The model could not be reached: {error}"
-        llm_call_record(LlmCall.Outcome.FALLBACK, str(error)[:300], usage, _ms(started), ticket, PURPOSE)
+        llm_call_record(
+            LlmCall.Outcome.FALLBACK, str(error)[:300], usage, _ms(started), ticket, PURPOSE
+        )
         return None
     if completion.usage is not None:
         usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
@@ -148,6 +153,9 @@ def _call(ticket: Ticket, kinds: set[str], name: str, arguments: str, outcome: A
         outcome.refused.append(f"{name}: not a tool it was given")
         return f"Refused: {name} is not one of your tools."
     why = str(args.pop("why", ""))[:500]
+    if _SECRET.search(str(args.get("body", ""))):
+        outcome.refused.append(f"{name}: the message carries a password")
+        return "Refused: replies and notes must never carry a password or secret."
     try:
         action = action_propose(
             ticket=ticket,

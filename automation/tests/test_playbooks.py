@@ -330,3 +330,41 @@ def test_software_install_through_the_rmm(
         assert "Zoom Workplace (64-bit)" in rmm.software(4711)
     action = Action.objects.get(ticket=ticket, kind="install_software")
     assert (action.params["package"], action.status) == ("zoom", Action.Status.VERIFIED)
+
+
+def test_the_rate_limit_stops_a_burst_of_resets_for_one_client(
+    desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from decimal import Decimal
+
+    kind, _ = TicketType.objects.get_or_create(slug="password-reset", defaults={"name": "PR"})
+    policy = services.policy_create(
+        ticket_type=kind, client=None, staff=desk.manager, shadow_mode=False
+    )
+    rules = [
+        services.RuleInput(
+            action_kind="reset_password",
+            mode="autonomous",
+            min_confidence=Decimal("0.5"),
+            limit_per_client_hour=2,
+        ),
+        services.RuleInput(action_kind="set_status", mode="autonomous"),
+    ]
+    services.policy_save(policy=policy, staff=desk.manager, shadow_mode=False, rules=rules)
+    runs = []
+    for number in range(5):
+        person = Contact.objects.create(
+            client=desk.client, first_name=f"P{number}", email=f"p{number}@acme.test"
+        )
+        _account(slapd, person)
+        ticket = make_ticket(
+            desk.client, summary="Reset", external_id=f"RL-{number}", contact=person, type=kind
+        )
+        runs.append(_run(ticket, django_capture_on_commit_callbacks))
+
+    statuses = [run.status for run in runs]
+    assert statuses.count(PlaybookRun.Status.DONE) == 2
+    assert statuses.count(PlaybookRun.Status.HANDED_OVER) == 3
+    blocked = Action.objects.filter(kind="reset_password", status=Action.Status.BLOCKED)
+    assert blocked.count() == 3
+    assert all("Limit reached" in a.status_reason for a in blocked)
