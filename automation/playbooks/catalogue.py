@@ -12,11 +12,12 @@ from automation.playbooks.verification import account_owner
 from tickets.models import Ticket
 
 _GROUP = re.compile(
-    r"\b(?P<verb>add|remove|take)\b.*?\b(?:to|from|off|of)\s+(?:the\s+)?"
-    r"(?P<group>[A-Za-z0-9][\w .&'()@-]{1,80}?)\s+"
-    r"(?:group|distribution list|dl|mailing list|team)\b",
+    r"\b(?P<verb>add|remove|take)\s+(?P<who>[\w .'-]{1,60}?)\s+(?:to|from|off|out of)\s+"
+    r"(?:the\s+)?(?P<group>[A-Za-z0-9][\w .&'()@-]{1,80}?)\s+"
+    r"(?:group|distribution list|dl|mailing list|shared mailbox|team)\b",
     re.IGNORECASE | re.DOTALL,
 )
+_SELF = {"me", "myself", "my account", "my user"}
 
 
 def _owner_check(ticket: Ticket, state: dict[str, Any]) -> str:
@@ -32,9 +33,17 @@ def _owner_check(ticket: Ticket, state: dict[str, Any]) -> str:
 
 
 def _group_check(ticket: Ticket, state: dict[str, Any]) -> str:
+    """Which group, which way, and whose account: the requester ("add me"), or a contact of
+    the same client the ticket names — never a name we cannot match to a contact."""
     match = _GROUP.search(f"{ticket.summary}\n{ticket.description[:5000]}")
     if match is None:
         return "The ticket does not say which group to change (\u201cadd me to the X group\u201d)."
+    who = " ".join(match["who"].lower().split())
+    if who not in _SELF:
+        owner = account_owner(ticket)
+        named = owner.contact
+        if named is None or named.pk == (ticket.contact.pk if ticket.contact else None):
+            return f"The ticket names {match['who'].strip()}, who is not a contact on record."
     state["group"] = match["group"].strip()
     state["operation"] = "add" if match["verb"].lower() == "add" else "remove"
     return ""

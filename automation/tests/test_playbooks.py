@@ -368,3 +368,23 @@ def test_the_rate_limit_stops_a_burst_of_resets_for_one_client(
     blocked = Action.objects.filter(kind="reset_password", status=Action.Status.BLOCKED)
     assert blocked.count() == 3
     assert all("Limit reached" in a.status_reason for a in blocked)
+
+
+def test_a_group_change_for_someone_unknown_is_handed_over(
+    desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    kind = _policy(desk, "group-change", change_group_membership="autonomous", **AUTONOMOUS)
+    _account(slapd, desk.contact)
+    ticket = make_ticket(
+        desk.client,
+        summary="Add Bob Nobody to the Finance distribution list",
+        external_id="GR-2",
+        contact=desk.contact,
+        type=kind,
+    )
+
+    run = _run(ticket, django_capture_on_commit_callbacks)
+
+    assert run.status == PlaybookRun.Status.HANDED_OVER
+    assert "Bob Nobody, who is not a contact on record" in run.reason
+    assert not Action.objects.filter(ticket=ticket).exists()
