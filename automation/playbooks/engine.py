@@ -94,32 +94,36 @@ def _next(run: PlaybookRun, playbook: Playbook) -> None:
         _finish(run, playbook)
         return
     try:
-        action = action_propose(
-            ticket=ticket,
-            proposal=Proposal(
-                kind=step.kind,
-                params=params,
-                proposer_kind=Action.Proposer.PLAYBOOK,
-                proposer_name=playbook.title,
-                confidence=1.0,
-                rationale=step.rationale,
-                dedupe_key=f"playbook:{run.id}:{run.step}",
-            ),
-        )
+        # The proposal and the run's note of it commit together: the gate executes the
+        # action only after this commits, so its settling always finds the run waiting.
+        with transaction.atomic():
+            action = action_propose(
+                ticket=ticket,
+                proposal=Proposal(
+                    kind=step.kind,
+                    params=params,
+                    proposer_kind=Action.Proposer.PLAYBOOK,
+                    proposer_name=playbook.title,
+                    confidence=1.0,
+                    rationale=step.rationale,
+                    dedupe_key=f"playbook:{run.id}:{run.step}",
+                ),
+            )
+            run.state["action"] = action.id
+            waiting = action.status in _WAITING
+            if waiting:
+                run.status = PlaybookRun.Status.WAITING
+                run.save(update_fields=["step", "state", "status", "updated_at"])
     except ValidationError as error:
         _hand_over(run, playbook, f"Step {run.step + 1} was not valid: {' '.join(error.messages)}")
         return
-    run.state["action"] = action.id
-    if action.status in _WAITING:
-        run.status = PlaybookRun.Status.WAITING
-        run.save(update_fields=["step", "state", "status", "updated_at"])
-    elif action.status == Action.Status.SHADOW:
+    if waiting:
+        return
+    if action.status == Action.Status.SHADOW:
         run.status = PlaybookRun.Status.SHADOW
         run.step += 1
         run.save(update_fields=["step", "state", "status", "updated_at"])
         _next(run, playbook)
-    elif action.status in Action.DONE_OK_STATUSES:  # ran inline (synchronous tasks)
-        run.refresh_from_db()
     else:
         reason = _STOPPING.get(str(action.status), action.status_reason or str(action.status))
         _hand_over(run, playbook, f"{KINDS[action.kind].label}: {reason}.")

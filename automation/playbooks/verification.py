@@ -19,13 +19,28 @@ class Owner:
     refusal: str = ""  # non-empty: the playbook must not act
 
 
+# "Sam's password", "Sam Lee's account": the ticket is about someone's account by name.
+_POSSESSIVE = re.compile(
+    r"\b([A-Z][a-z]+(?: [A-Z][a-z]+)?)(?:'|\u2019)s\s+(?:password|account|login|sign-in|mfa|"
+    r"authenticator|access|laptop|mailbox)\b"
+)
+
+
 def account_owner(ticket: Ticket) -> Owner:
     """The contact whose account the ticket is about: another contact of the same client
-    named in the text (by address, account name or full name), else the requester."""
+    named in the text (by address, account name or full name), else the requester — unless
+    the text plainly speaks of someone else's account ("Sam's password") whom no contact
+    matches: then nobody, and a technician finds out."""
     requester = ticket.contact
     if ticket.client is None or requester is None:
         return Owner(None, "", "The requester is not a known contact of a client.")
     named = _named_contact(ticket)
+    if named is None:
+        other = _someone_else(ticket, requester)
+        if other:
+            return Owner(
+                None, "", f"The ticket is about {other}'s account, who is not a contact on record."
+            )
     owner = named or requester
     how = (
         f"the ticket names {owner.full_name}"
@@ -47,6 +62,16 @@ def _named_contact(ticket: Ticket) -> Contact | None:
         if named and (ticket.contact is None or contact.pk != ticket.contact.pk):
             return contact
     return None
+
+
+def _someone_else(ticket: Ticket, requester: Contact) -> str:
+    text = f"{ticket.summary}\n{ticket.description[:TEXT_SCAN]}"
+    own = {requester.first_name.lower(), requester.full_name.lower()}
+    for match in _POSSESSIVE.finditer(text):
+        name = match[1]
+        if name.lower() not in own and name.split()[0].lower() not in own:
+            return name
+    return ""
 
 
 def _refusal(requester: Contact, owner: Contact) -> str:

@@ -388,3 +388,24 @@ def test_a_group_change_for_someone_unknown_is_handed_over(
     assert run.status == PlaybookRun.Status.HANDED_OVER
     assert "Bob Nobody, who is not a contact on record" in run.reason
     assert not Action.objects.filter(ticket=ticket).exists()
+
+
+def test_a_reset_for_someone_named_but_unknown_is_handed_over(
+    desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    kind = _policy(desk, "password-reset", reset_password="autonomous", **AUTONOMOUS)
+    _account(slapd, desk.contact)
+    ticket = make_ticket(
+        desk.client,
+        summary="Password reset please",
+        description="Could you reset Priya's password? She is back from leave today.",
+        external_id="PW-6",
+        contact=desk.contact,
+        type=kind,
+    )
+
+    run = _run(ticket, django_capture_on_commit_callbacks)
+
+    assert run.status == PlaybookRun.Status.HANDED_OVER
+    assert "about Priya's account" in run.reason
+    assert not Action.objects.filter(ticket=ticket).exists()  # not the requester's reset
