@@ -140,14 +140,12 @@ def _finish(run: PlaybookRun, playbook: Playbook) -> None:
 
 
 def _hand_over(run: PlaybookRun, playbook: Playbook, reason: str) -> None:
-    """End the run and leave the technician a brief: the reason, then what the desk knows
-    (similar resolved tickets, KB passages, recent alerts on the devices)."""
-    from automation.playbooks.brief import brief_for
-
+    """End the run with the reason on the timeline. The technician's brief (similar tickets,
+    KB passages, recent alerts) is on the ticket page, gathered when they open it — not here,
+    where it would slow every pipeline batch for tickets nobody has looked at yet."""
     run.status, run.reason = PlaybookRun.Status.HANDED_OVER, reason
     run.save(update_fields=["step", "state", "status", "reason", "updated_at"])
-    brief = brief_for(Ticket.objects.get(pk=run.ticket_id)).text()
-    _say(run, playbook, f"Handed to a technician: {reason}\n\n{brief}")
+    _say(run, playbook, f"Handed to a technician: {reason}")
 
 
 def _say(run: PlaybookRun, playbook: Playbook, text: str) -> None:
