@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx2
 
@@ -41,10 +41,42 @@ def with_retries(
 
 
 class HttpTool:
-    """What the HTTP tool clients share: an httpx2 session, closed when the client is used
-    as a context manager and left."""
+    """What the HTTP tool clients share: an httpx2 session (closed when the client is used as
+    a context manager and left), sending a request with transport failures turned into the
+    client's transient error, and an OAuth token kept until shortly before it expires."""
 
     _http: httpx2.Client
+    _clock: Callable[[], float]
+    _token: str
+    _token_expires: float
+    requests_made: int
+    token_margin_seconds = 60.0
+
+    def _transport(
+        self, method: str, url: str, *, error: type[ToolError], label: str, **kwargs: Any
+    ) -> httpx2.Response:
+        """The answer, or `error` (transient) when the request timed out or failed."""
+        self.requests_made += 1
+        where = f"{method} {httpx2.URL(url).path}"
+        try:
+            return self._http.request(method, url, **kwargs)
+        except httpx2.TimeoutException:
+            raise error(f"{label}: {where} timed out.", transient=True) from None
+        except httpx2.TransportError as failure:
+            raise error(
+                f"{label}: {where} failed ({failure.__class__.__name__}).", transient=True
+            ) from None
+
+    def _keep_token(self, data: object, *, error: type[ToolError], issuer: str) -> None:
+        """Remember a token answer (`access_token`, `expires_in`)."""
+        token = data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise error(f"{issuer} token endpoint answered without an access_token.")
+        assert isinstance(data, dict)
+        lifetime = float(data.get("expires_in") or 3600)
+        self._token = token
+        margin = self.token_margin_seconds
+        self._token_expires = self._clock() + max(lifetime - margin, lifetime / 2)
 
     def __enter__(self) -> Self:
         return self

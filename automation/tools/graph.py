@@ -122,6 +122,8 @@ class GraphClient(HttpTool):
     once when Graph answers 401 (an app secret can be rotated, a token revoked). `clock`
     is injectable so tests can expire the cached token without waiting."""
 
+    token_margin_seconds = TOKEN_MARGIN_SECONDS
+
     def __init__(self, config: GraphConfig, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._clock = clock
@@ -307,24 +309,11 @@ class GraphClient(HttpTool):
                     code=error.code,
                 ) from None
             raise
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise GraphError("Entra ID's token endpoint answered without an access_token.")
-        lifetime = float(data.get("expires_in") or 3600)
-        self._token = token
-        self._token_expires = self._clock() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
+        self._keep_token(data, error=GraphError, issuer="Entra ID's")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> Any:
-        self.requests_made += 1
         where = f"{method} {httpx2.URL(url).path}"
-        try:
-            answer = self._http.request(method, url, **kwargs)
-        except httpx2.TimeoutException:
-            raise GraphError(f"Microsoft Graph: {where} timed out.", transient=True) from None
-        except httpx2.TransportError as error:
-            raise GraphError(
-                f"Microsoft Graph: {where} failed ({error.__class__.__name__}).", transient=True
-            ) from None
+        answer = self._transport(method, url, error=GraphError, label="Microsoft Graph", **kwargs)
         if answer.status_code >= 400:
             code, message = _odata_error(answer)
             raise GraphError(

@@ -268,6 +268,8 @@ class RmmClient(HttpTool):
     """One RMM tenant. The token is cached until shortly before it expires and fetched again
     once on 401. `clock` and `sleep` are injectable so tests need not wait."""
 
+    token_margin_seconds = TOKEN_MARGIN_SECONDS
+
     def __init__(
         self,
         config: RmmConfig,
@@ -402,24 +404,11 @@ class RmmClient(HttpTool):
                 "The RMM refused the API client id and secret; check them and the region URL.",
                 status=401,
             ) from None
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise RmmError("The RMM's token endpoint answered without an access_token.")
-        lifetime = float(data.get("expires_in") or 3600)
-        self._token = token
-        self._token_expires = self._clock() + max(lifetime - TOKEN_MARGIN_SECONDS, lifetime / 2)
+        self._keep_token(data, error=RmmError, issuer="The RMM's")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> Any:
-        self.requests_made += 1
         where = f"{method} {httpx2.URL(url).path}"
-        try:
-            answer = self._http.request(method, url, **kwargs)
-        except httpx2.TimeoutException:
-            raise RmmError(f"RMM: {where} timed out.", transient=True) from None
-        except httpx2.TransportError as error:
-            raise RmmError(
-                f"RMM: {where} failed ({error.__class__.__name__}).", transient=True
-            ) from None
+        answer = self._transport(method, url, error=RmmError, label="RMM", **kwargs)
         refused_token = answer.status_code in (400, 401) and url.endswith("/ws/oauth/token")
         if refused_token or answer.status_code == 401:
             raise _Unauthorized(f"RMM: {where} answered {answer.status_code}", status=401)
