@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.llm_server",
     "tests.dovecot",
     "tests.slapd",
+    "tests.smtp",
 ]
 
 

@@ -192,6 +192,21 @@ INTAKE_IMAP_MAILBOXES = imap_mailboxes_from_urls(_imap_urls.split(",") if _imap_
 # every run costs model calls. What it may propose is still each ticket type's policy.
 AGENT_ENABLED = env_bool("AGENT_ENABLED", False)
 
+# Outgoing mail: replies to tickets that came by e-mail or the portal go to the requester.
+# With EMAIL_HOST unset (the embedded default) they are written to files under var/mail.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 15, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "servicedesk@localhost")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+
 # Where requesters reach this desk: the one-time password links in replies start with it.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 

@@ -31,7 +31,8 @@ class TicketsConfig(AppConfig):
 
 def _schedule_inbox_sweep(**kwargs: Any) -> None:
     """Every minute: queue arrivals whose task never ran, start due PSA syncs, send due
-    write-backs, and poll the IMAP mailboxes (created once; editable in the admin)."""
+    write-backs and reply mails, and poll the IMAP mailboxes (created once; editable in the
+    admin)."""
     from django_q.models import Schedule
 
     for name, func in (
@@ -39,6 +40,7 @@ def _schedule_inbox_sweep(**kwargs: Any) -> None:
         ("psa-sync", "tickets.tasks.psa_sync_due"),
         ("psa-outbox", "tickets.tasks.psa_outbox_sweep"),
         ("imap-poll", "tickets.tasks.imap_poll_all"),
+        ("mail-outbox", "tickets.tasks.mail_deliver"),
     ):
         Schedule.objects.get_or_create(
             name=name,

@@ -786,6 +786,39 @@ class TicketAttachment(models.Model):
         return f"{self.filename} ({self.size:,} bytes) on {self.ticket_id}"
 
 
+class MailOutbox(models.Model):
+    """A reply to a requester whose ticket came by e-mail or the portal, kept until the mail
+    server has it: written in the same transaction as the reply, retried with backoff, and
+    its failure shown on the ticket. (PSA tickets' replies go back through the PSA outbox.)"""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="mail_outbox")
+    event = models.OneToOneField(
+        "tickets.TicketEvent", on_delete=models.CASCADE, related_name="mail"
+    )
+    to = models.EmailField()
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    in_reply_to = models.CharField(max_length=300, blank=True)
+    message_id = models.CharField(max_length=300, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["next_attempt_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="mail_outbox_due_idx")]
+
+    def __str__(self) -> str:
+        return f"Reply on {self.ticket_id} to {self.to} ({self.status})"
+
+
 class CsatResponse(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="csat_responses")
     contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True)

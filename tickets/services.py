@@ -122,6 +122,10 @@ def ticket_message_add(*, ticket: Ticket, actor: Actor, body: str, public: bool)
             payload={"text": text, "public": public},
             dedupe_key=f"note:{event.id}",
         )
+        if public:
+            from tickets.mail import mail_reply_enqueue
+
+            mail_reply_enqueue(ticket=locked, event=event)
         if public and locked.first_response_at is None:
             locked.first_response_at = event.occurred_at
             locked.save(update_fields=["first_response_at", "updated_at"])

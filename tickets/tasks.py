@@ -68,3 +68,10 @@ def imap_poll_all() -> list[str]:
     from tickets.intake.imap import imap_poll_all as poll
 
     return [result.summary() for result in poll()]
+
+
+def mail_deliver() -> int:
+    """Send the replies waiting in the mail outbox (also every minute, for retries)."""
+    from tickets.mail import mail_deliver as deliver
+
+    return deliver()

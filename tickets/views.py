@@ -18,7 +18,8 @@ from django.views.decorators.vary import vary_on_headers
 from config.http import HtmxHttpRequest, querystring_without_page, wants_fragment
 from tickets import selectors, services
 from tickets.forms import NoteForm, TicketFilterForm, TimeForm
-from tickets.models import OutboxItem, StaffMember, Ticket
+from tickets.mail import MAIL_SOURCES
+from tickets.models import MailOutbox, OutboxItem, StaffMember, Ticket
 from tickets.pagination import CappedPaginator
 
 
@@ -148,9 +149,17 @@ def _detail(ticket: Ticket, form: NoteForm) -> dict[str, Any]:
             waiting=Count("id", filter=Q(status__in=["pending", "sending"])),
             problems=Count("id", filter=Q(status__in=problems)),
         )
+    mail: dict[str, int] = {}
+    if ticket.source in MAIL_SOURCES and not ticket.psa_connection_id:
+        mail = ticket.mail_outbox.aggregate(
+            waiting=Count("id", filter=Q(status=MailOutbox.Status.PENDING)),
+            failed=Count("id", filter=Q(status=MailOutbox.Status.FAILED)),
+            sent=Count("id", filter=Q(status=MailOutbox.Status.SENT)),
+        )
     return {
         "ticket": ticket,
         "form": form,
+        "mail": mail,
         "time_form": TimeForm(),
         "attachments": ticket.attachments.defer("content"),
         "write_back": write_back,
