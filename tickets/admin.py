@@ -308,3 +308,13 @@ class OutboxItemAdmin(ViewOnlyAdmin[models.OutboxItem]):
     list_filter = ["status", "operation", "connection"]
     raw_id_fields = ["ticket"]
     show_full_result_count = False
+
+
+@admin.register(models.MailOutbox)
+class MailOutboxAdmin(ViewOnlyAdmin[models.MailOutbox]):
+    """Read-only: replies waiting for, or refused by, the mail server."""
+
+    list_display = ["next_attempt_at", "ticket", "to", "status", "attempts"]
+    list_filter = ["status"]
+    raw_id_fields = ["ticket", "event"]
+    show_full_result_count = False
