@@ -34,9 +34,24 @@ MIRRORED = ("status", "priority", "type", "queue", "assignee")
 REFETCH_ATTEMPTS = 3
 
 
-def ticket_arrival(connection: PsaConnection, raw: dict[str, Any], *, via: str) -> InboxEvent:
-    """An unsaved inbox row for one PSA ticket as read. A ticket that cannot be read (no
-    id, no last-updated time) is kept too, as invalid with the reason."""
+def ticket_arrivals(
+    connection: PsaConnection, raws: Sequence[dict[str, Any]], *, via: str
+) -> tuple[list[InboxEvent], dt.datetime | None]:
+    """Unsaved inbox rows for PSA tickets as read, and the newest last-updated time among
+    them (each ticket is read once). A ticket that cannot be read (no id, no last-updated
+    time) is kept too, as invalid with the reason."""
+    events, times = [], []
+    for raw in raws:
+        event, updated_at = _arrival(connection, raw, via=via)
+        events.append(event)
+        if updated_at is not None:
+            times.append(updated_at)
+    return events, max(times) if times else None
+
+
+def _arrival(
+    connection: PsaConnection, raw: dict[str, Any], *, via: str
+) -> tuple[InboxEvent, dt.datetime | None]:
     body = json.dumps(raw, separators=(",", ":"), default=str)
     event = InboxEvent(
         channel=connection.kind,
@@ -53,21 +68,10 @@ def ticket_arrival(connection: PsaConnection, raw: dict[str, Any], *, via: str) 
 
         event.delivery_key = f"{connection.id}:ticket:sha256:{body_digest(body)}"[:200]
         event.status, event.error = InboxEvent.Status.INVALID, str(error)
-        return event
+        return event, None
     stamp = record.updated_at.astimezone(dt.UTC).isoformat()
     event.delivery_key = f"{connection.id}:ticket:{record.external_id}:{stamp}"[:200]
-    return event
-
-
-def newest_update(connection: PsaConnection, raws: Sequence[dict[str, Any]]) -> dt.datetime | None:
-    """The latest last-updated time among readable tickets of a page."""
-    times = []
-    for raw in raws:
-        try:
-            times.append(adapter(connection.kind).normalize(raw).updated_at)
-        except IntakeError:
-            continue
-    return max(times) if times else None
+    return event, record.updated_at
 
 
 def parse_tickets(events: Sequence[InboxEvent]) -> dict[int, list[TicketInput] | IntakeError]:
@@ -179,7 +183,8 @@ def psa_refetch(event_ids: Sequence[int], *, sleep: Any = time.sleep) -> int:
                 except PsaError as error:
                     _failed(event, connection, external_id, error)
                     continue
-                stored += _store_and_process(ticket_arrival(connection, raw, via=WEBHOOK))
+                [arrival], _ = ticket_arrivals(connection, [raw], via=WEBHOOK)
+                stored += _store_and_process(arrival)
                 _done(event, connection, external_id)
         finally:
             client.close()

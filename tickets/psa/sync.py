@@ -25,7 +25,7 @@ from django.utils import timezone
 from tickets.intake.inbox import inbox_store_many
 from tickets.psa.adapters import client_for
 from tickets.psa.base import Page, PsaClient, PsaError
-from tickets.psa.intake import newest_update, ticket_arrival
+from tickets.psa.intake import ticket_arrivals
 from tickets.psa.models import PsaConnection, PsaSyncRun
 
 log = logging.getLogger(__name__)
@@ -138,9 +138,8 @@ def _pages(
 
 def _store(connection: PsaConnection, run: PsaSyncRun, client: PsaClient, page: Page) -> Any:
     """Store a page and move the watermark past it, in one transaction."""
-    newest = newest_update(connection, page.items)
+    arrivals, newest = ticket_arrivals(connection, page.items, via="sync")
     with transaction.atomic():
-        arrivals = [ticket_arrival(connection, raw, via="sync") for raw in page.items]
         stored = inbox_store_many(arrivals)
         run.fetched += len(page.items)
         run.stored += stored
