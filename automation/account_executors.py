@@ -10,8 +10,8 @@ account back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from tickets.models import Contact, StaffMember
 from tickets.services import ticket_message_add
 
 
-def _connection(action: Action, kinds: tuple[str, ...]) -> ToolConnection:
+def _connection(action: Action, kinds: tuple[str, ...], what: str) -> ToolConnection:
     client_id = action.ticket.client_id
     found = (
         ToolConnection.objects.filter(client_id=client_id, kind__in=kinds, is_active=True).first()
@@ -35,20 +35,37 @@ def _connection(action: Action, kinds: tuple[str, ...]) -> ToolConnection:
     )
     if found is None:
         raise ExecutionError(
-            f"{action.ticket.client or 'This client'} has no directory connected: add one "
-            "under the client's tools, or do it by hand."
+            f"{action.ticket.client or 'This client'} has no {what} connected: add one under "
+            "the client's tools, or do it by hand."
         )
     return found
 
 
 @contextmanager
-def directory_for(action: Action) -> Iterator[Any]:
+def _tool(
+    action: Action,
+    kinds: tuple[str, ...],
+    what: str,
+    open_tool: Callable[[ToolConnection], AbstractContextManager[Any]],
+) -> Iterator[Any]:
+    """The client's tool of these kinds, opened; its failures become ExecutionErrors."""
+    connection = _connection(action, kinds, what)
+    try:
+        with open_tool(connection) as tool:
+            yield tool
+    except ToolError as error:
+        raise ExecutionError(f"The {what} answered: {error}") from error
+
+
+def directory_for(action: Action) -> AbstractContextManager[Any]:
     """The client's on-premises directory, connected (LDAP or Active Directory)."""
+    kinds = (ToolConnection.Kind.LDAP, ToolConnection.Kind.ACTIVE_DIRECTORY)
+    return _tool(action, kinds, "directory", _open_directory)
+
+
+def _open_directory(connection: ToolConnection) -> AbstractContextManager[Any]:
     from automation.tools.directory import Directory, DirectoryConfig
 
-    connection = _connection(
-        action, (ToolConnection.Kind.LDAP, ToolConnection.Kind.ACTIVE_DIRECTORY)
-    )
     options = dict(connection.settings)
     config = DirectoryConfig(
         url=str(options.pop("url")),
@@ -59,11 +76,7 @@ def directory_for(action: Action) -> Iterator[Any]:
         kind="ad" if connection.kind == ToolConnection.Kind.ACTIVE_DIRECTORY else "openldap",
         **options,
     )
-    try:
-        with Directory(config) as directory:
-            yield directory
-    except ToolError as error:
-        raise ExecutionError(f"The directory answered: {error}") from error
+    return Directory(config)
 
 
 def _owner(action: Action) -> tuple[Contact, str]:
@@ -158,12 +171,14 @@ class GroupMembershipExecutor(Executor):
         return {"reverted": True}
 
 
-@contextmanager
-def graph_for(action: Action) -> Iterator[Any]:
+def graph_for(action: Action) -> AbstractContextManager[Any]:
     """The client's Entra ID tenant through Microsoft Graph."""
+    return _tool(action, (ToolConnection.Kind.ENTRA,), "Microsoft Graph", _open_graph)
+
+
+def _open_graph(connection: ToolConnection) -> AbstractContextManager[Any]:
     from automation.tools.graph import GraphClient, GraphConfig
 
-    connection = _connection(action, (ToolConnection.Kind.ENTRA,))
     options = dict(connection.settings)
     config = GraphConfig(
         tenant_id=str(options.pop("tenant_id")),
@@ -171,11 +186,7 @@ def graph_for(action: Action) -> Iterator[Any]:
         client_secret=connection.secret,
         **options,
     )
-    try:
-        with GraphClient(config) as graph:
-            yield graph
-    except ToolError as error:
-        raise ExecutionError(f"Microsoft Graph answered: {error}") from error
+    return GraphClient(config)
 
 
 def _upn(contact: Contact) -> str:
@@ -203,11 +214,14 @@ class ReenrolMfaExecutor(Executor):
         return not any(method.removable for method in methods)
 
 
-@contextmanager
-def rmm_for(action: Action) -> Iterator[Any]:
+def rmm_for(action: Action) -> AbstractContextManager[Any]:
+    """The client's RMM."""
+    return _tool(action, (ToolConnection.Kind.RMM,), "RMM", _open_rmm)
+
+
+def _open_rmm(connection: ToolConnection) -> AbstractContextManager[Any]:
     from automation.tools.rmm import RmmClient, RmmConfig
 
-    connection = _connection(action, (ToolConnection.Kind.RMM,))
     options = dict(connection.settings)
     config = RmmConfig(
         base_url=str(options.pop("base_url")),
@@ -215,11 +229,7 @@ def rmm_for(action: Action) -> Iterator[Any]:
         client_secret=connection.secret,
         **options,
     )
-    try:
-        with RmmClient(config) as rmm:
-            yield rmm
-    except ToolError as error:
-        raise ExecutionError(f"The RMM answered: {error}") from error
+    return RmmClient(config)
 
 
 def _device(action: Action) -> tuple[int, str]:
