@@ -5,11 +5,12 @@ steps verify themselves (the executor reads the account back)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from automation.playbooks.base import Playbook, Step
+from automation.playbooks.base import Check, Playbook, Step
 from automation.playbooks.verification import account_owner
-from tickets.models import Ticket
+from tickets.models import Contact, Ticket
 
 _GROUP = re.compile(
     r"\b(?P<verb>add|remove|take)\s+(?P<who>[\w .'-]{1,60}?)\s+(?:to|from|off|out of)\s+"
@@ -20,16 +21,28 @@ _GROUP = re.compile(
 _SELF = {"me", "myself", "my account", "my user"}
 
 
-def _owner_check(ticket: Ticket, state: dict[str, Any]) -> str:
-    owner = account_owner(ticket)
-    if owner.refusal:
-        return owner.refusal
-    assert owner.contact is not None
-    if not owner.contact.directory_username:
-        return f"{owner.contact.full_name} has no directory account name on record."
-    state["contact"] = owner.contact.id
-    state["owner_how"] = owner.how
-    return ""
+def _owner_check_for(name_of: Callable[[Contact], str], missing: str) -> Check:
+    """A precondition: the verified account owner, who has an account name (`name_of`)."""
+
+    def check(ticket: Ticket, state: dict[str, Any]) -> str:
+        owner = account_owner(ticket)
+        if owner.refusal:
+            return owner.refusal
+        assert owner.contact is not None
+        if not name_of(owner.contact):
+            return f"{owner.contact.full_name} has no {missing} on record."
+        state["contact"] = owner.contact.id
+        state["owner_how"] = owner.how
+        return ""
+
+    return check
+
+
+_owner_check = _owner_check_for(lambda c: c.directory_username, "directory account name")
+_entra_owner_check = _owner_check_for(
+    lambda c: c.email or (c.directory_username if "@" in c.directory_username else ""),
+    "sign-in name",
+)
 
 
 def _group_check(ticket: Ticket, state: dict[str, Any]) -> str:
@@ -123,18 +136,6 @@ GROUP_CHANGE = Playbook(
     ),
     done_note="Group membership changed and verified in the directory; the requester was told.",
 )
-
-
-def _entra_owner_check(ticket: Ticket, state: dict[str, Any]) -> str:
-    owner = account_owner(ticket)
-    if owner.refusal:
-        return owner.refusal
-    assert owner.contact is not None
-    if not (owner.contact.email or "@" in owner.contact.directory_username):
-        return f"{owner.contact.full_name} has no sign-in name on record."
-    state["contact"] = owner.contact.id
-    state["owner_how"] = owner.how
-    return ""
 
 
 def _software_check(ticket: Ticket, state: dict[str, Any]) -> str:
