@@ -30,12 +30,15 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from tickets.mail import MAIL_SOURCES
 from tickets.models import (
     Asset,
     Client,
     Contact,
     Contract,
     CsatResponse,
+    MailOutbox,
+    OutboxItem,
     Queue,
     StaffMember,
     Ticket,
@@ -350,4 +353,29 @@ def business_summary(*, user: UserLike, now: dt.datetime) -> BusinessSummary:
         technician_cost_30d=Decimal(labour["cost"] or 0).quantize(Decimal("1")),
         csat_average_30d=round(csat["average"], 2) if csat["average"] is not None else None,
         csat_responses_30d=csat["count"],
+    )
+
+
+def ticket_write_back_state(ticket: Ticket) -> dict[str, int]:
+    """For a ticket mirrored from a PSA: changes on their way to it, and those that failed
+    or conflicted (empty for other tickets). One query."""
+    if not ticket.psa_connection_id:
+        return {}
+    problems = (OutboxItem.Status.FAILED, OutboxItem.Status.CONFLICT)
+    waiting = (OutboxItem.Status.PENDING, OutboxItem.Status.SENDING)
+    return ticket.outbox.aggregate(
+        waiting=Count("id", filter=Q(status__in=waiting)),
+        problems=Count("id", filter=Q(status__in=problems)),
+    )
+
+
+def ticket_mail_state(ticket: Ticket) -> dict[str, int]:
+    """For a ticket answered by e-mail: replies waiting, failed and sent (empty for others).
+    One query."""
+    if ticket.source not in MAIL_SOURCES or ticket.psa_connection_id:
+        return {}
+    return ticket.mail_outbox.aggregate(
+        waiting=Count("id", filter=Q(status=MailOutbox.Status.PENDING)),
+        failed=Count("id", filter=Q(status=MailOutbox.Status.FAILED)),
+        sent=Count("id", filter=Q(status=MailOutbox.Status.SENT)),
     )

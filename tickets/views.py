@@ -8,7 +8,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -18,8 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from config.http import HtmxHttpRequest, querystring_without_page, wants_fragment
 from tickets import selectors, services
 from tickets.forms import NoteForm, TicketFilterForm, TimeForm
-from tickets.mail import MAIL_SOURCES
-from tickets.models import MailOutbox, OutboxItem, StaffMember, Ticket
+from tickets.models import StaffMember, Ticket
 from tickets.pagination import CappedPaginator
 
 
@@ -140,29 +138,15 @@ def ticket_time_add(request: HtmxHttpRequest, ticket_id: int) -> HttpResponse:
 
 
 def _detail(ticket: Ticket, form: NoteForm) -> dict[str, Any]:
-    """The ticket page's context: attachments listed without their bytes, and — for a
-    ticket mirrored from a PSA — what is still to be written back to it."""
-    write_back: dict[str, int] = {}
-    if ticket.psa_connection_id:
-        problems = (OutboxItem.Status.FAILED, OutboxItem.Status.CONFLICT)
-        write_back = ticket.outbox.aggregate(
-            waiting=Count("id", filter=Q(status__in=["pending", "sending"])),
-            problems=Count("id", filter=Q(status__in=problems)),
-        )
-    mail: dict[str, int] = {}
-    if ticket.source in MAIL_SOURCES and not ticket.psa_connection_id:
-        mail = ticket.mail_outbox.aggregate(
-            waiting=Count("id", filter=Q(status=MailOutbox.Status.PENDING)),
-            failed=Count("id", filter=Q(status=MailOutbox.Status.FAILED)),
-            sent=Count("id", filter=Q(status=MailOutbox.Status.SENT)),
-        )
+    """The ticket page's context: attachments listed without their bytes, and where the
+    ticket's changes and replies stand on their way back to its source."""
     return {
         "ticket": ticket,
         "form": form,
-        "mail": mail,
         "time_form": TimeForm(),
         "attachments": ticket.attachments.defer("content"),
-        "write_back": write_back,
+        "write_back": selectors.ticket_write_back_state(ticket),
+        "mail": selectors.ticket_mail_state(ticket),
     }
 
 

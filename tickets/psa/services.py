@@ -76,7 +76,13 @@ def connection_check(connection: PsaConnection) -> tuple[bool, str]:
         client.close()
 
 
-def mapping_set(*, row: PsaMapping, value: str) -> PsaMapping:
+def mapping_set(
+    *, row: PsaMapping, value: str, choices: dict[str, list[tuple[str, str]]]
+) -> PsaMapping:
+    """Map a PSA value to one of ours ("" unmaps it); ValueError for a value we don't have.
+    `choices` is `selectors.value_choices()`, read once by the caller."""
+    if value and value not in {ours for ours, _ in choices[row.field]}:
+        raise ValueError("That value is not one of ours.")
     row.value, row.suggested = value, False
     row.save(update_fields=["value", "suggested", "updated_at"])
     return row

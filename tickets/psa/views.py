@@ -166,12 +166,14 @@ def mapping_row(request: HtmxHttpRequest, connection_id: int, row_id: int) -> Ht
         return refusal
     row = get_object_or_404(PsaMapping, pk=row_id, connection_id=connection_id)
     form = MappingForm(request.POST)
-    allowed = {value for value, _ in selectors.value_choices()[row.field]}
-    value = form.data.get("value", "")
-    if not form.is_valid() or (value and value not in allowed):
+    choices = selectors.value_choices()
+    if not form.is_valid():
         return HttpResponse("That value is not one of ours.", status=400)
-    services.mapping_set(row=row, value=value)
-    context = {"row": row, "choices": selectors.value_choices(), "saved": True}
+    try:
+        services.mapping_set(row=row, value=form.cleaned_data["value"], choices=choices)
+    except ValueError as error:
+        return HttpResponse(str(error), status=400)
+    context = {"row": row, "choices": choices, "saved": True}
     if wants_fragment(request):
         return render(request, "tickets/psa/mapping.html#row", context)
     return redirect("psa_mapping", connection_id=connection_id)
