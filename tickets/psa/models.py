@@ -199,9 +199,6 @@ class OutboxItem(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     claimed_at = models.DateTimeField(null=True, blank=True)
-    base_updated_at = models.DateTimeField(
-        null=True, blank=True, help_text="The PSA's last-updated time when we last read it."
-    )
     last_error = models.TextField(blank=True)
     external_ref = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -54,7 +54,6 @@ def outbox_enqueue(
             "operation": operation,
             "payload": payload,
             "next_attempt_at": timezone.now(),
-            "base_updated_at": ticket.source_updated_at,
         },
     )
     if created:
