@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 from imapclient.exceptions import IMAPClientError  # type: ignore[import-untyped]
 
-from tests.servers import binary, free_port, private_server
+from tests.servers import binary, free_port, private_server, wait_until_ready
 from tickets.intake.imap import ImapMailbox
 
 READY_SECONDS = 20.0
@@ -125,15 +124,14 @@ class Dovecot:
                 stderr=subprocess.STDOUT,
                 cwd="/",
             )
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"Dovecot exited at start-up:\n{self._logs()}")
-            if self._answers():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"Dovecot did not answer within {READY_SECONDS:.0f} s:\n{self._logs()}")
+        wait_until_ready(
+            self.proc,
+            title="Dovecot",
+            answers=self._answers,
+            logs=self._logs,
+            stop=self.stop,
+            seconds=READY_SECONDS,
+        )
 
     def stop(self) -> None:
         # Open IMAP sessions keep their processes (and so the master) alive: log out first.

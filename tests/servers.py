@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -32,6 +34,28 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def wait_until_ready(
+    proc: subprocess.Popen[bytes],
+    *,
+    title: str,
+    answers: Callable[[], bool],
+    logs: Callable[[], str],
+    stop: Callable[[], None],
+    seconds: float,
+) -> None:
+    """Poll `answers()` until the server answers; a server that exits or stays silent is an
+    error carrying its log (and a silent one is stopped)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{title} exited at start-up:\n{logs()}")
+        if answers():
+            return
+        time.sleep(0.05)
+    stop()
+    raise RuntimeError(f"{title} did not answer within {seconds:.0f} s:\n{logs()}")
 
 
 def private_server(

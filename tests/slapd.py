@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,7 +30,7 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.dn import escape_rdn
 
 from automation.tools.directory import DirectoryConfig
-from tests.servers import binary, free_port, private_server
+from tests.servers import binary, free_port, private_server, wait_until_ready
 
 READY_SECONDS = 20.0
 STOP_SECONDS = 20.0
@@ -171,15 +170,14 @@ class Slapd:
                 stderr=subprocess.STDOUT,
                 cwd="/",
             )
-        deadline = time.monotonic() + READY_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"slapd exited at start-up:\n{self._logs()}")
-            if self._answers():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"slapd did not answer within {READY_SECONDS:.0f} s:\n{self._logs()}")
+        wait_until_ready(
+            self.proc,
+            title="slapd",
+            answers=self._answers,
+            logs=self._logs,
+            stop=self.stop,
+            seconds=READY_SECONDS,
+        )
 
     def stop(self) -> None:
         if self.proc is None:
