@@ -10,6 +10,8 @@ from typing import Any, Self, TypeVar
 
 import httpx2
 
+from tickets.psa.http import send
+
 T = TypeVar("T")
 
 
@@ -57,15 +59,7 @@ class HttpTool:
     ) -> httpx2.Response:
         """The answer, or `error` (transient) when the request timed out or failed."""
         self.requests_made += 1
-        where = f"{method} {httpx2.URL(url).path}"
-        try:
-            return self._http.request(method, url, **kwargs)
-        except httpx2.TimeoutException:
-            raise error(f"{label}: {where} timed out.", transient=True) from None
-        except httpx2.TransportError as failure:
-            raise error(
-                f"{label}: {where} failed ({failure.__class__.__name__}).", transient=True
-            ) from None
+        return send(self._http, method, url, error=error, label=label, **kwargs)
 
     def _keep_token(self, data: object, *, error: type[ToolError], issuer: str) -> None:
         """Remember a token answer (`access_token`, `expires_in`)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -28,14 +29,7 @@ class Http:
 
     def request(self, method: str, url: str, **kwargs: Any) -> Any:
         self.requests_made += 1
-        try:
-            answer = self.session.request(method, url, **kwargs)
-        except httpx2.TimeoutException:
-            raise PsaError(f"{method} {_path(url)} timed out.", transient=True) from None
-        except httpx2.TransportError as error:
-            raise PsaError(
-                f"{method} {_path(url)} failed: {error.__class__.__name__}.", transient=True
-            ) from None
+        answer = send(self.session, method, url, error=PsaError, **kwargs)
         self.last_headers = answer.headers
         if answer.status_code >= 400:
             raise PsaError(
@@ -64,6 +58,27 @@ class HttpBacked:
 
     def close(self) -> None:
         self.http.close()
+
+
+def send(
+    session: httpx2.Client,
+    method: str,
+    url: str,
+    *,
+    error: Callable[..., Exception],
+    label: str = "",
+    **kwargs: Any,
+) -> httpx2.Response:
+    """One request; a time-out or a failed connection becomes `error` (transient), named
+    by `label` ("Microsoft Graph: GET /v1.0/users timed out.")."""
+    where = f"{label}: " if label else ""
+    where += f"{method} {_path(url)}"
+    try:
+        return session.request(method, url, **kwargs)
+    except httpx2.TimeoutException:
+        raise error(f"{where} timed out.", transient=True) from None
+    except httpx2.TransportError as failure:
+        raise error(f"{where} failed ({failure.__class__.__name__}).", transient=True) from None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
