@@ -7,5 +7,7 @@ urlpatterns = [
     path("", include("governance.urls")),
     path("", include("automation.urls")),
     path("", include("automation.dispatch_urls")),
+    path("", include("metrics.urls")),
+    path("", include("metrics.survey_urls")),
     path("api/", include("governance.api_urls")),
 ]

@@ -61,3 +61,16 @@ class AgentHoldAdmin(ViewOnlyAdmin[models.AgentHold]):
 @admin.register(models.Correction)
 class CorrectionAdmin(ViewOnlyAdmin[models.Correction]):
     list_display = ("ticket", "field", "agent_value", "human_value", "staff", "created_at")
+
+
+@admin.register(models.Holdout)
+class HoldoutAdmin(ViewOnlyAdmin[models.Holdout]):
+    list_display = ("__str__", "share", "starts_at", "ends_at", "created_by")
+    list_select_related = ("created_by__user",)
+
+
+@admin.register(models.HoldoutTicket)
+class HoldoutTicketAdmin(ViewOnlyAdmin[models.HoldoutTicket]):
+    list_display = ("ticket", "holdout", "arm", "drawn_at")
+    list_filter = ("arm",)
+    raw_id_fields = ("ticket",)

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from governance.executors import ExecutionError, executor_for
+from governance.holdout import CONTROL_REASON, ticket_in_control
 from governance.kinds import KINDS, Mode, params_clean, ticket_field_value
 from governance.memo import memoized
 from governance.models import Action, AgentHold, AgentPolicy, KillSwitch, PolicyRule
@@ -194,6 +195,8 @@ def verdict(
     rule = rule_resolve(ticket, kind)
     if ticket_held(ticket.id):
         return Verdict(Verdict.REFUSE, ["A technician has taken this ticket over."], rule)
+    if ticket.pk and ticket_in_control(ticket, now=now):
+        return Verdict(Verdict.REFUSE, [CONTROL_REASON], rule)
     if rule.mode == Mode.OFF:
         return Verdict(Verdict.REFUSE, [f"{rule.source}: “{KINDS[kind].label}” is off."], rule)
     if rule.mode == Mode.SUGGEST:

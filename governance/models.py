@@ -350,3 +350,48 @@ class Correction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.agent_value} → {self.human_value}"
+
+
+class Holdout(models.Model):
+    """A concurrent control group: while it runs, a share of eligible tickets is kept
+    human-only at random, so the agent's lift is measured against tickets handled the old way
+    in the same weeks, not only against a historical baseline."""
+
+    share = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        validators=[MinValueValidator(0.01), MaxValueValidator(0.5)],
+        help_text="Share of eligible tickets kept human-only, 0.01 … 0.50.",
+    )
+    ticket_types = models.ManyToManyField(
+        TicketType, blank=True, related_name="+", help_text="Empty: every ticket type."
+    )
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    salt = models.CharField(max_length=32, help_text="Seeds the random draw.")
+    created_by = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return f"Holdout of {self.share:.0%} from {self.starts_at:%Y-%m-%d}"
+
+
+class HoldoutTicket(models.Model):
+    """A ticket's draw in a holdout: `control` tickets are kept human-only by the gate."""
+
+    class Arm(models.TextChoices):
+        CONTROL = "control", "Human-only control"
+        TREATED = "treated", "Automation"
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="holdout")
+    holdout = models.ForeignKey(Holdout, on_delete=models.CASCADE, related_name="tickets")
+    arm = models.CharField(max_length=8, choices=Arm.choices)
+    drawn_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Ticket {self.ticket_id}: {self.arm}"

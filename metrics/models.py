@@ -1,0 +1,245 @@
+"""What the owner's and manager's numbers are built from.
+
+`TicketFact` is one row per ticket *derived* from its timeline, time entries, CSAT answers
+and LLM calls by `metrics.facts` — never written anywhere else, and rebuilt whenever any of
+those change (database triggers mark the ticket in `FactDirty`, a background task refreshes
+it). Metrics are then plain aggregates over facts in the database, so every number can be
+traced to the tickets behind it and recomputed from the timeline at any time
+(`manage.py metrics_rebuild`).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+from tickets.models import Client, Contract, Queue, StaffMember, Ticket, TicketType
+
+
+class Holiday(models.Model):
+    """A closed day in business-hours arithmetic: for every client, or for one."""
+
+    date = models.DateField()
+    name = models.CharField(max_length=120)
+    client = models.ForeignKey(
+        Client,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="holidays",
+        help_text="Empty: a holiday for every client.",
+    )
+
+    class Meta:
+        ordering = ["date", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "client"], name="holiday_unique_per_client"),
+            models.UniqueConstraint(
+                fields=["date"], condition=Q(client__isnull=True), name="holiday_unique_global"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.date:%Y-%m-%d})"
+
+
+class Path(models.TextChoices):
+    """How a resolved ticket got resolved."""
+
+    AGENT = "agent", "Agent alone"
+    AGENT_APPROVAL = "agent_approval", "Agent + approval"
+    HUMAN = "human", "Human"
+
+
+class TicketFact(models.Model):
+    """A ticket's measurable facts, derived from its timeline (see `metrics.facts`)."""
+
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.CASCADE, primary_key=True, related_name="fact"
+    )
+    client = models.ForeignKey(Client, on_delete=models.SET_NULL, null=True, related_name="+")
+    ticket_type = models.ForeignKey(
+        TicketType, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    queue = models.ForeignKey(Queue, on_delete=models.SET_NULL, null=True, related_name="+")
+    technician = models.ForeignKey(
+        StaffMember,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        help_text="Assigned when the ticket was first resolved (or now, while open).",
+    )
+    contract = models.ForeignKey(Contract, on_delete=models.SET_NULL, null=True, related_name="+")
+    priority = models.PositiveSmallIntegerField()
+    opened_at = models.DateTimeField()
+    first_response_at = models.DateTimeField(null=True)
+    first_response_seconds = models.PositiveIntegerField(null=True)
+    resolved_at = models.DateTimeField(null=True, help_text="The first resolution.")
+    resolution_seconds = models.PositiveIntegerField(null=True)
+    resolution_business_seconds = models.PositiveIntegerField(null=True)
+    path = models.CharField(max_length=16, choices=Path.choices, blank=True)
+    reassignments = models.PositiveIntegerField(default=0)
+    human_touchers = models.PositiveSmallIntegerField(default=0)
+    first_touch = models.BooleanField(null=True)
+    reopens = models.PositiveIntegerField(default=0)
+    reopened_7d = models.BooleanField(null=True)
+    after_hours = models.BooleanField(null=True)
+    sla_response_met = models.BooleanField(null=True)
+    sla_resolution_met = models.BooleanField(null=True)
+    technician_minutes = models.PositiveIntegerField(default=0)
+    labour_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    llm_cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
+    csat_score = models.PositiveSmallIntegerField(null=True)
+    nps = models.PositiveSmallIntegerField(null=True)
+    holdout_arm = models.CharField(max_length=8, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["resolved_at"], name="fact_resolved_idx"),
+            models.Index(fields=["client", "resolved_at"], name="fact_client_resolved_idx"),
+            models.Index(fields=["ticket_type", "resolved_at"], name="fact_type_resolved_idx"),
+            models.Index(fields=["opened_at"], name="fact_opened_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Facts of ticket {self.ticket_id}"
+
+
+class FactDirty(models.Model):
+    """A ticket whose facts must be recomputed. Rows are written by database triggers on the
+    timeline, time entries, CSAT answers and LLM calls (migration 0002), so no code path can
+    change a ticket's history without its facts following."""
+
+    ticket_id = models.BigIntegerField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"Ticket {self.ticket_id} to refresh"
+
+
+class Baseline(models.Model):
+    """Figures frozen for a period before automation was rolled out; reports compare with it."""
+
+    name = models.CharField(max_length=120)
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text="Inclusive.")
+    frozen_at = models.DateTimeField()
+    frozen_by = models.ForeignKey(
+        StaffMember, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    is_active = models.BooleanField(
+        default=True, help_text="The baseline reports compare with (one at a time)."
+    )
+
+    class Meta:
+        ordering = ["-frozen_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="baseline_dates_ordered"
+            ),
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="baseline_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.starts_on:%Y-%m-%d} – {self.ends_on:%Y-%m-%d})"
+
+
+class BaselineValue(models.Model):
+    """One metric's frozen figure for one cell: every client and type (both empty), one type,
+    one client, or one type at one client, in raw units (seconds, minutes, a 0–1 share).
+    `count`, `total` and `total_squares` keep what a confidence interval needs (for a rate,
+    total is the number of hits)."""
+
+    baseline = models.ForeignKey(Baseline, on_delete=models.CASCADE, related_name="values")
+    metric = models.CharField(max_length=40)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, related_name="+")
+    ticket_type = models.ForeignKey(
+        TicketType, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    value = models.FloatField(null=True)
+    count = models.PositiveIntegerField()
+    total = models.FloatField(default=0)
+    total_squares = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["baseline", "metric", "client", "ticket_type"],
+                name="baseline_value_unique_cell",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["baseline", "metric"], name="baseline_value_metric_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} = {self.value} (n={self.count})"
+
+
+class WeeklyReport(models.Model):
+    """The week's figures against the baseline, as e-mailed to owners and managers."""
+
+    week_starts_on = models.DateField(unique=True, help_text="A Monday.")
+    generated_at = models.DateTimeField()
+    generation_ms = models.FloatField(default=0)
+    figures = models.JSONField(default=dict)
+    recipients = models.JSONField(default=list)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-week_starts_on"]
+
+    def __str__(self) -> str:
+        return f"Week of {self.week_starts_on:%Y-%m-%d}"
+
+
+class CsatSurvey(models.Model):
+    """A one-click satisfaction survey sent after resolution. Only the token's hash is stored;
+    the link works once (a later click shows the answer already given)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="csat_surveys")
+    email = models.EmailField()
+    resolved_at = models.DateTimeField(help_text="The resolution this survey asks about.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    response = models.OneToOneField(
+        "tickets.CsatResponse",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="survey",
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One survey per resolution: a reopened and re-resolved ticket may be asked again.
+            models.UniqueConstraint(
+                fields=["ticket", "resolved_at"], name="csat_survey_one_per_resolution"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Survey for ticket {self.ticket_id}"
+
+
+__all__ = [
+    "Baseline",
+    "BaselineValue",
+    "CsatSurvey",
+    "FactDirty",
+    "Holiday",
+    "Path",
+    "TicketFact",
+    "WeeklyReport",
+]

@@ -1,0 +1,495 @@
+"""Reads for the metrics pages, the CSV export and the weekly report — one set of functions,
+so the three always agree. Every figure is an aggregate over `TicketFact` in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Greatest, TruncWeek
+from django.utils import timezone
+
+from automation.models import LlmCall
+from metrics.definitions import CATALOGUE, METRICS, Metric
+from metrics.models import Baseline, BaselineValue, Path, TicketFact
+from metrics.stats import Change, Sample, change_between
+from tickets.models import Contract, TimeEntry
+from tickets.selectors import UserLike, in_client_scope
+
+AUTOMATED = (Path.AGENT, Path.AGENT_APPROVAL)
+HANDLING_LOOKBACK = dt.timedelta(days=90)
+DAYS_PER_MONTH = Decimal("30.4375")
+
+
+class Median(Aggregate):
+    """The median; PostgreSQL's percentile_cont, a Python aggregate registered on SQLite
+    connections (metrics.apps)."""
+
+    function = "percentile_cont"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, function="MEDIAN", template="%(function)s(%(expressions)s)"
+        )
+
+
+@dataclass(frozen=True)
+class FactFilter:
+    """Which tickets a figure counts: resolved in [start, end) (local dates, end exclusive)
+    and the optional dimensions."""
+
+    start: dt.date
+    end: dt.date
+    client_id: int | None = None
+    type_id: int | None = None
+    queue_id: int | None = None
+    technician_id: int | None = None
+    path: str = ""
+    arm: str = ""
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return _midnight(self.start)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return _midnight(self.end)
+
+    @property
+    def weeks(self) -> float:
+        return max(1, (self.end - self.start).days) / 7
+
+    @property
+    def has_baseline_cell(self) -> bool:
+        """Baselines are frozen per client and ticket type only."""
+        return not (self.queue_id or self.technician_id or self.path or self.arm)
+
+    def dimensions(self) -> dict[str, Any]:
+        lookups = {
+            "client_id": self.client_id,
+            "ticket_type_id": self.type_id,
+            "queue_id": self.queue_id,
+            "technician_id": self.technician_id,
+            "path": self.path,
+            "holdout_arm": self.arm,
+        }
+        return {name: value for name, value in lookups.items() if value}
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time()))
+
+
+def facts_in(filters: FactFilter, *, user: UserLike | None) -> QuerySet[TicketFact]:
+    """Facts of tickets first resolved in the period, within the user's clients (None: all,
+    for the scheduled report)."""
+    facts = TicketFact.objects.filter(
+        resolved_at__gte=filters.start_at, resolved_at__lt=filters.end_at, **filters.dimensions()
+    )
+    return facts if user is None else in_client_scope(facts, user=user, client_field="client_id")
+
+
+@dataclass(frozen=True)
+class Figure:
+    metric: Metric
+    sample: Sample
+    median: float | None = None
+    baseline: Sample | None = None
+    baseline_median: float | None = None
+    change: Change | None = None
+
+    @property
+    def count(self) -> int:
+        return self.sample.count
+
+    @property
+    def value(self) -> float | None:
+        """In the display unit (hours, minutes, percent…)."""
+        if self.metric.kind == "median":
+            return None if self.median is None else self.median * self.metric.scale
+        mean = self.sample.mean
+        return None if mean is None else mean * self.display_scale
+
+    @property
+    def baseline_value(self) -> float | None:
+        if self.metric.kind == "median":
+            return (
+                None if self.baseline_median is None else self.baseline_median * self.metric.scale
+            )
+        mean = self.baseline.mean if self.baseline else None
+        return None if mean is None else mean * self.display_scale
+
+    @property
+    def display_scale(self) -> float:
+        return 100.0 if self.metric.is_rate else self.metric.scale
+
+    @property
+    def delta(self) -> float | None:
+        if self.value is None or self.baseline_value is None:
+            return None
+        return self.value - self.baseline_value
+
+    @property
+    def improved(self) -> bool | None:
+        if self.delta is None or self.delta == 0:
+            return None
+        return (self.delta < 0) == (self.metric.better == "lower")
+
+
+def _aggregates(metrics: Iterable[Metric]) -> dict[str, Aggregate]:
+    """count/total/squares (or median) for each metric, to run in one query."""
+    out: dict[str, Aggregate] = {}
+    for metric in metrics:
+        where = metric.population
+        out[f"{metric.key}__n"] = Count("pk", filter=where)
+        if metric.kind == "median":
+            out[f"{metric.key}__median"] = Median(metric.expression(), filter=where)
+        elif metric.is_rate:
+            assert metric.hits is not None
+            out[f"{metric.key}__total"] = Count("pk", filter=where & metric.hits)
+        else:
+            value = Cast(metric.expression(), FloatField())
+            out[f"{metric.key}__total"] = Sum(value, filter=where)
+            out[f"{metric.key}__squares"] = Sum(value * value, filter=where)
+    return out
+
+
+def _figure(metric: Metric, row: dict[str, Any]) -> Figure:
+    sample = Sample(
+        count=row.get(f"{metric.key}__n") or 0,
+        total=float(row.get(f"{metric.key}__total") or 0),
+        total_squares=float(row.get(f"{metric.key}__squares") or 0),
+        is_rate=metric.is_rate,
+    )
+    median = row.get(f"{metric.key}__median")
+    return Figure(metric, sample, median=None if median is None else float(median))
+
+
+def figures(
+    filters: FactFilter,
+    *,
+    user: UserLike | None,
+    metrics: Sequence[Metric] = CATALOGUE,
+    baseline: Baseline | None = None,
+) -> dict[str, Figure]:
+    """Every metric for the filter in one query, compared with the baseline's matching cell
+    when there is one."""
+    row = facts_in(filters, user=user).aggregate(**_aggregates(metrics))
+    found = {metric.key: _figure(metric, row) for metric in metrics}
+    if baseline is None or not filters.has_baseline_cell:
+        return found
+    cells = baseline_cells(baseline, client_id=filters.client_id, type_id=filters.type_id)
+    return {key: with_baseline(figure, cells.get(key)) for key, figure in found.items()}
+
+
+def with_baseline(figure: Figure, cell: BaselineValue | None) -> Figure:
+    if cell is None:
+        return figure
+    metric = figure.metric
+    if metric.kind == "median":
+        return replace(figure, baseline_median=cell.value)
+    base = Sample(cell.count, cell.total, cell.total_squares, metric.is_rate)
+    change = change_between(figure.sample, base, scale=figure.display_scale)
+    return replace(figure, baseline=base, change=change)
+
+
+def baseline_active() -> Baseline | None:
+    return Baseline.objects.filter(is_active=True).first()
+
+
+def baseline_cells(
+    baseline: Baseline, *, client_id: int | None, type_id: int | None
+) -> dict[str, BaselineValue]:
+    cells = BaselineValue.objects.filter(baseline=baseline)
+    cells = (
+        cells.filter(client__isnull=True)
+        if client_id is None
+        else cells.filter(client_id=client_id)
+    )
+    cells = (
+        cells.filter(ticket_type__isnull=True)
+        if type_id is None
+        else cells.filter(ticket_type_id=type_id)
+    )
+    return {cell.metric: cell for cell in cells}
+
+
+@dataclass(frozen=True)
+class Group:
+    key: Any
+    label: str
+    figures: dict[str, Figure]
+
+
+def figures_by(
+    filters: FactFilter,
+    *,
+    user: UserLike | None,
+    dimension: str,
+    metrics: Sequence[Metric],
+    labels: dict[Any, str] | None = None,
+) -> list[Group]:
+    """The metrics per value of one fact column (path, ticket_type_id, …), busiest first."""
+    rows = (
+        facts_in(filters, user=user)
+        .values(dimension)
+        .annotate(total_tickets=Count("pk"), **_aggregates(metrics))
+        .order_by("-total_tickets")
+    )
+    names = labels or {}
+    return [
+        Group(
+            key=row[dimension],
+            label=names.get(row[dimension], str(row[dimension] or "—")),
+            figures={metric.key: _figure(metric, row) for metric in metrics},
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    week: dt.date
+    values: dict[str, float | None]
+    counts: dict[str, int]
+
+
+def trend(
+    filters: FactFilter, *, user: UserLike | None, metrics: Sequence[Metric], weeks: int = 12
+) -> list[WeekPoint]:
+    """Weekly values over the `weeks` weeks that end with the filter's period."""
+    last_day = filters.end - dt.timedelta(days=1)
+    monday = last_day - dt.timedelta(days=last_day.weekday())
+    start = monday - dt.timedelta(weeks=weeks - 1)
+    span = replace(filters, start=start, end=monday + dt.timedelta(days=7))
+    rows = (
+        facts_in(span, user=user)
+        .annotate(week=TruncWeek("resolved_at"))
+        .values("week")
+        .annotate(**_aggregates(metrics))
+        .order_by("week")
+    )
+    by_week = {_as_date(row["week"]): row for row in rows}
+    points = []
+    for offset in range(weeks):
+        week = start + dt.timedelta(weeks=offset)
+        row: dict[str, Any] = dict(by_week.get(week, {}))
+        found = {metric.key: _figure(metric, row) for metric in metrics}
+        points.append(
+            WeekPoint(
+                week=week,
+                values={key: figure.value for key, figure in found.items()},
+                counts={key: figure.count for key, figure in found.items()},
+            )
+        )
+    return points
+
+
+def _as_date(value: dt.datetime | dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+@dataclass(frozen=True)
+class Reclaimed:
+    hours_per_week: float
+    hours: float
+    tickets: int
+    handling_minutes: dict[int, float] = field(default_factory=dict)
+    definition: str = ""
+
+
+def handling_minutes_by_type(filters: FactFilter, *, baseline: Baseline | None) -> dict[int, float]:
+    """Each type's technician minutes per human-handled ticket: the frozen baseline's, else
+    the 90 days before the period's."""
+    found: dict[int, float] = {}
+    if baseline is not None:
+        cells = BaselineValue.objects.filter(
+            baseline=baseline, metric="handling_minutes", client__isnull=True
+        ).exclude(ticket_type__isnull=True)
+        found = {
+            c.ticket_type_id: c.value
+            for c in cells
+            if c.value is not None and c.ticket_type_id is not None
+        }
+    recent = (
+        TicketFact.objects.filter(
+            resolved_at__gte=filters.start_at - HANDLING_LOOKBACK,
+            resolved_at__lt=filters.start_at,
+            path=Path.HUMAN,
+            ticket_type__isnull=False,
+        )
+        .values("ticket_type_id")
+        .annotate(minutes=Sum("technician_minutes"), n=Count("pk"))
+    )
+    for row in recent:
+        found.setdefault(row["ticket_type_id"], row["minutes"] / row["n"])
+    return found
+
+
+def hours_reclaimed(
+    filters: FactFilter, *, user: UserLike | None, baseline: Baseline | None
+) -> Reclaimed:
+    from metrics.definitions import HOURS_RECLAIMED_DEFINITION
+
+    minutes_by_type = handling_minutes_by_type(filters, baseline=baseline)
+    saved = Case(
+        *[
+            When(ticket_type_id=type_id, then=Value(float(minutes)))
+            for type_id, minutes in minutes_by_type.items()
+        ],
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    row = (
+        facts_in(filters, user=user)
+        .filter(path__in=AUTOMATED)
+        .aggregate(
+            n=Count("pk"),
+            minutes=Sum(Greatest(saved - Cast("technician_minutes", FloatField()), Value(0.0))),
+        )
+    )
+    hours = (row["minutes"] or 0.0) / 60
+    return Reclaimed(
+        hours_per_week=hours / filters.weeks,
+        hours=hours,
+        tickets=row["n"],
+        handling_minutes=minutes_by_type,
+        definition=HOURS_RECLAIMED_DEFINITION,
+    )
+
+
+@dataclass(frozen=True)
+class ContractMargin:
+    contract: Contract
+    revenue: Decimal
+    labour_cost: Decimal
+    llm_cost: Decimal
+    hours: float
+
+    @property
+    def cost(self) -> Decimal:
+        return self.labour_cost + self.llm_cost
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_share(self) -> float | None:
+        return float(self.margin / self.revenue) if self.revenue else None
+
+
+def _days_in_force(contract: Contract, filters: FactFilter) -> int:
+    first = max(contract.starts_on, filters.start)
+    last = min(contract.ends_on or filters.end, filters.end - dt.timedelta(days=1))
+    return max(0, (last - first).days + 1)
+
+
+def margin_by_contract(filters: FactFilter, *, user: UserLike | None) -> list[ContractMargin]:
+    """Revenue against attributed cost for every contract in force during the period."""
+    contracts = Contract.objects.filter(starts_on__lt=filters.end).filter(
+        Q(ends_on__isnull=True) | Q(ends_on__gte=filters.start)
+    )
+    if filters.client_id:
+        contracts = contracts.filter(client_id=filters.client_id)
+    if user is not None:
+        contracts = in_client_scope(contracts, user=user, client_field="client_id")
+    contracts = contracts.select_related("client").order_by("client__name", "name")
+    labour, llm = _contract_costs(filters, [c.id for c in contracts])
+    rows = []
+    for contract in contracts:
+        spent = labour.get(contract.id, {})
+        billable = Decimal(spent.get("billable_minutes") or 0) / 60
+        revenue = contract.monthly_revenue * _days_in_force(contract, filters) / DAYS_PER_MONTH
+        if contract.kind == Contract.Kind.TIME_AND_MATERIALS and contract.hourly_rate:
+            revenue += contract.hourly_rate * billable
+        rows.append(
+            ContractMargin(
+                contract=contract,
+                revenue=revenue.quantize(Decimal("0.01")),
+                labour_cost=Decimal(spent.get("total_cost") or 0).quantize(Decimal("0.01")),
+                llm_cost=llm.get(contract.id, Decimal("0")).quantize(Decimal("0.01")),
+                hours=(spent.get("total_minutes") or 0) / 60,
+            )
+        )
+    return rows
+
+
+def _contract_costs(
+    filters: FactFilter, contract_ids: list[int]
+) -> tuple[dict[int, dict[str, Any]], dict[int, Decimal]]:
+    cost = ExpressionWrapper(
+        F("minutes") * F("staff__hourly_cost") / 60,
+        output_field=DecimalField(max_digits=14, decimal_places=4),
+    )
+    entries = TimeEntry.objects.filter(
+        started_at__gte=filters.start_at,
+        started_at__lt=filters.end_at,
+        ticket__contract_id__in=contract_ids,
+    )
+    labour: dict[int, dict[str, Any]] = defaultdict(dict)
+    for row in entries.values("ticket__contract_id").annotate(
+        total_minutes=Sum("minutes"),
+        billable_minutes=Sum("minutes", filter=Q(billable=True)),
+        total_cost=Sum(cost),
+    ):
+        labour[row["ticket__contract_id"]] = dict(row)
+    calls = (
+        LlmCall.objects.filter(
+            created_at__gte=filters.start_at,
+            created_at__lt=filters.end_at,
+            ticket__contract_id__in=contract_ids,
+        )
+        .values("ticket__contract_id")
+        .annotate(cost=Sum("cost"))
+    )
+    llm = {row["ticket__contract_id"]: Decimal(row["cost"]) for row in calls}
+    return labour, llm
+
+
+def drilldown(
+    filters: FactFilter, *, user: UserLike | None, metric_key: str
+) -> QuerySet[TicketFact]:
+    """The tickets behind a number: the metric's population, its hits first for a rate."""
+    metric = METRICS[metric_key]
+    facts = facts_in(filters, user=user).filter(metric.population)
+    if metric.is_rate:
+        assert metric.hits is not None
+        facts = facts.annotate(hit=Case(When(metric.hits, then=Value(1)), default=Value(0)))
+        facts = facts.order_by("-hit", "-resolved_at")
+    else:
+        facts = facts.order_by("-resolved_at")
+    return facts.select_related("ticket", "client", "ticket_type", "technician__user")
+
+
+def automated_facts(filters: FactFilter, *, user: UserLike | None) -> QuerySet[TicketFact]:
+    """The tickets behind the hours reclaimed."""
+    return (
+        facts_in(filters, user=user)
+        .filter(path__in=AUTOMATED)
+        .order_by("-resolved_at")
+        .select_related("ticket", "client", "ticket_type", "technician__user")
+    )

@@ -1,0 +1,24 @@
+"""Scheduled entry points (see metrics.apps): thin wrappers around the services."""
+
+from __future__ import annotations
+
+from metrics import facts, reports
+
+
+def facts_refresh() -> int:
+    """Recompute the facts of every ticket whose history changed."""
+    return facts.facts_refresh_all()
+
+
+def csat_surveys() -> int:
+    from metrics.survey import csat_surveys_send
+
+    return csat_surveys_send()
+
+
+def weekly_report() -> int:
+    """Archive and e-mail last week's report once its facts are current (hourly: a missed
+    Monday is caught up the next hour the cluster runs)."""
+    facts.facts_refresh_all()
+    report = reports.weekly_report_due()
+    return report.pk
