@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from automation.models import LlmCall
@@ -47,9 +48,32 @@ EVENT_FIELDS = (
     "actor_staff_id",
     "old_value",
     "new_value",
-    "data",
 )
+# Only two keys of an event's data matter here; reading them in SQL saves decoding the JSON.
+EVENT_KEYS = {"step": KT("data__step"), "from_source": KT("data__from_source")}
+TICKET_FIELDS = (
+    "id",
+    "status",
+    "priority",
+    "type_id",
+    "client_id",
+    "queue_id",
+    "assignee_id",
+    "contract_id",
+    "opened_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "sla_response_due_at",
+    "sla_resolution_due_at",
+    "client__timezone",
+    "client__business_days",
+    "client__business_start",
+    "client__business_end",
+)
+TRUE_TEXT = frozenset({"true", "1"})
 FACT_FIELDS = [f.name for f in TicketFact._meta.concrete_fields if not f.primary_key]
+FACT_COLUMNS = [str(f.column) for f in TicketFact._meta.concrete_fields if not f.primary_key]
 
 
 @dataclass(frozen=True)
@@ -95,7 +119,7 @@ def _step(walk: _Walk, event: dict[str, Any]) -> None:
         walk.reassignments += 1
     if actor != TicketEvent.ActorKind.HUMAN:
         return
-    if kind == TicketEvent.Kind.ACTION and (event["data"] or {}).get("step") in APPROVAL_STEPS:
+    if kind == TicketEvent.Kind.ACTION and event["step"] in APPROVAL_STEPS:
         walk.approved = True
         return
     walk.human_touch = True
@@ -108,7 +132,7 @@ def _status_step(walk: _Walk, event: dict[str, Any]) -> None:
     out_of_done = event["old_value"] in DONE
     if into_done and not out_of_done and walk.resolved_at is None:
         walk.resolved_at = event["occurred_at"]
-        from_source = bool((event["data"] or {}).get("from_source"))
+        from_source = str(event["from_source"]).lower() in TRUE_TEXT
         walk.resolved_at_source = from_source and event["actor_kind"] == "system"
     elif out_of_done and not into_done and walk.resolved_at is not None:
         walk.reopens.append(event["occurred_at"])
@@ -253,7 +277,7 @@ def _events(ticket_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     rows = (
         TicketEvent.objects.filter(ticket_id__in=ticket_ids)
         .order_by("ticket_id", "occurred_at", "id")
-        .values(*EVENT_FIELDS)
+        .values(*EVENT_FIELDS, **EVENT_KEYS)
     )
     for row in rows:
         by_ticket[row["ticket_id"]].append(row)
@@ -269,7 +293,7 @@ def facts_compute(
     """Recompute and store the facts of these tickets; returns how many were written."""
     now = now or timezone.now()
     calendars = calendars or Calendars()
-    tickets = Ticket.objects.filter(id__in=ticket_ids).select_related("client")
+    tickets = Ticket.objects.filter(id__in=ticket_ids).select_related("client").only(*TICKET_FIELDS)
     events, extras = _events(ticket_ids), _extras(ticket_ids)
     facts = [
         fact_derive(
@@ -281,10 +305,34 @@ def facts_compute(
         )
         for ticket in tickets
     ]
-    TicketFact.objects.bulk_create(
-        facts, update_conflicts=True, unique_fields=["ticket"], update_fields=FACT_FIELDS
-    )
+    _store(facts)
     return len(facts)
+
+
+def _store(facts: list[TicketFact]) -> None:
+    """Upsert the facts (inside the caller's transaction). On PostgreSQL: COPY into a temporary
+    table, then one INSERT … ON CONFLICT — several times faster than bulk_create's per-value
+    preparation when a million tickets are rebuilt; elsewhere bulk_create."""
+    if connection.vendor != "postgresql":
+        TicketFact.objects.bulk_create(
+            facts, update_conflicts=True, unique_fields=["ticket"], update_fields=FACT_FIELDS
+        )
+        return
+    columns = ", ".join(["ticket_id", *FACT_COLUMNS])
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in FACT_COLUMNS)
+    table = TicketFact._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS fact_load (LIKE {table}) ON COMMIT DELETE ROWS"
+        )
+        with cursor.cursor.copy(f"COPY fact_load ({columns}) FROM STDIN") as copy:
+            for fact in facts:
+                copy.write_row([fact.ticket_id, *(getattr(fact, c) for c in FACT_COLUMNS)])
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM fact_load "  # noqa: S608
+            f"ON CONFLICT (ticket_id) DO UPDATE SET {updates}"
+        )
+        cursor.execute("TRUNCATE fact_load")
 
 
 def facts_refresh(*, limit: int = 200, calendars: Calendars | None = None) -> int:

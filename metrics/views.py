@@ -81,6 +81,12 @@ def _owner_or_manager(request: HtmxHttpRequest) -> StaffMember | None:
     return staff if staff is not None and staff.role in OWNER_ROLES else None
 
 
+def _report_reader(request: HtmxHttpRequest) -> StaffMember | None:
+    """Weekly reports cover every client: owners and managers who see them all."""
+    staff = _owner_or_manager(request)
+    return staff if staff is not None and staff.all_clients else None
+
+
 def _filter_form(request: HtmxHttpRequest) -> MetricsFilterForm:
     form = MetricsFilterForm(request.GET or None, clients=clients_visible_to(request.user))
     form.is_valid() if form.is_bound else None
@@ -368,8 +374,11 @@ def holdout_change(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def report_list(request: HtmxHttpRequest) -> HttpResponse:
-    if _owner_or_manager(request) is None:
-        return forbidden(request, "Weekly reports are for owners and service desk managers.")
+    if _report_reader(request) is None:
+        return forbidden(
+            request,
+            "Weekly reports cover every client: they are for owners and managers of all clients.",
+        )
     page = CappedPaginator(WeeklyReport.objects.all(), 26, cap=10_000).get_page(
         request.GET.get("page")
     )
@@ -379,8 +388,11 @@ def report_list(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def report_detail(request: HtmxHttpRequest, report_id: int) -> HttpResponse:
-    if _owner_or_manager(request) is None:
-        return forbidden(request, "Weekly reports are for owners and service desk managers.")
+    if _report_reader(request) is None:
+        return forbidden(
+            request,
+            "Weekly reports cover every client: they are for owners and managers of all clients.",
+        )
     report = get_object_or_404(WeeklyReport, pk=report_id)
     return render(
         request, "metrics/report_detail.html", {"report": report, "figures": report.figures}

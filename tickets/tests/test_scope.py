@@ -61,12 +61,18 @@ MANAGER_CONFIG_ROUTES = {
     "psa_mapping_row",
     "psa_mapping_confirm",
     "psa_outbox_act",
+    # Baselines are chosen by managers; weekly reports cover every client, so they are open
+    # to owners and managers who see all clients (metrics/tests/test_pages.py).
+    "metrics_baseline_activate",
+    "metrics_report",
 }
 # Machine-to-machine with a signature or credential checked per connection; they store
 # deliveries and read nothing back (tickets/psa/tests/test_psa_flow.py).
 # The one-time password link: its 256-bit token is the credential, for a requester without
-# an account; it shows one secret once (automation/tests/test_secrets.py).
-SIGNED_ROUTES = {"api_psa_webhook", "one_time_secret"}
+# an account; it shows one secret once (automation/tests/test_secrets.py). The satisfaction
+# survey links likewise: the token is the credential, and the page shows only that ticket's
+# number and summary (metrics/tests/test_survey.py).
+SIGNED_ROUTES = {"api_psa_webhook", "one_time_secret", "csat_answer", "csat_follow_up"}
 # Collection routes: each has hand-written tests (here or in the app's tests) showing foreign
 # rows left out, or is manager configuration.
 COLLECTION_ROUTES = {
@@ -101,6 +107,16 @@ COLLECTION_ROUTES = {
     "psa_connection_list",
     "psa_connection_new",
     "psa_outbox",
+    # Metrics: every figure, drill-down, export and chart is computed within the user's
+    # clients (metrics/tests/test_pages.py); baselines and the holdout are manager settings.
+    "metrics_owner",
+    "metrics_operations",
+    "metrics_tickets",
+    "metrics_export",
+    "metrics_trend",
+    "metrics_baselines",
+    "metrics_holdout",
+    "metrics_reports",
 }
 
 
@@ -236,6 +252,7 @@ POST_ONLY_ROUTES = {
     "ladder_apply",
     "rule_preview",
     "dispatch_policy_save",
+    "metrics_holdout",
 }
 PAGES = COLLECTION_ROUTES - POST_ONLY_ROUTES
 
