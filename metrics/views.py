@@ -138,6 +138,7 @@ def _common(
 def _respond(request: HtmxHttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     status = 400 if context["form"].errors else 200
     if wants_fragment(request):
+        context["fragment"] = True  # the report, and the export link out of band
         template += "#report"
     return render(request, template, context, status=status)
 
@@ -276,9 +277,18 @@ def metrics_export(request: HtmxHttpRequest) -> HttpResponse:
     name = f"metrics-{filters.start:%Y%m%d}-{filters.end - dt.timedelta(days=1):%Y%m%d}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.write("\ufeff")  # a byte-order mark, so Excel reads the file as UTF-8
     writer = csv.writer(response)
-    writer.writerows(rows)
+    writer.writerows([[_csv_cell(value) for value in row] for row in rows])
     return response
+
+
+def _csv_cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a client named "=HYPERLINK(…)") is
+    prefixed with an apostrophe; numbers are left alone."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
 
 
 @require_http_methods(["GET", "POST"])
