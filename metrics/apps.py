@@ -39,14 +39,17 @@ def _sqlite_median(sender: Any, connection: Any, **kwargs: Any) -> None:
 
 
 def _schedule(**kwargs: Any) -> None:
-    """Refresh stale ticket facts every minute, send due CSAT surveys every five, and the
-    weekly report on Monday mornings (created once; editable in the admin)."""
+    """Refresh stale ticket facts every minute, send due CSAT surveys every five, the weekly
+    report on Monday mornings, and the rollout advisor and data hygiene reports daily
+    (created once; editable in the admin)."""
     from django_q.models import Schedule
 
     for name, func, kind, minutes in (
         ("metrics-facts", "metrics.tasks.facts_refresh", Schedule.MINUTES, 1),
         ("csat-surveys", "metrics.tasks.csat_surveys", Schedule.MINUTES, 5),
         ("weekly-report", "metrics.tasks.weekly_report", Schedule.HOURLY, None),
+        ("rollout-advisor", "metrics.tasks.advisor_refresh", Schedule.DAILY, None),
+        ("data-hygiene", "metrics.tasks.hygiene_refresh", Schedule.DAILY, None),
     ):
         Schedule.objects.get_or_create(
             name=name,

@@ -233,13 +233,78 @@ class CsatSurvey(models.Model):
         return f"Survey for ticket {self.ticket_id}"
 
 
+class AdvisorReport(models.Model):
+    """The rollout advisor's ranking, computed on a schedule from history (metrics.advisor);
+    the page reads the latest one."""
+
+    generated_at = models.DateTimeField()
+    generation_ms = models.FloatField()
+    window_start = models.DateField()
+    window_end = models.DateField(help_text="Exclusive.")
+    rows = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-generated_at"]
+
+    def __str__(self) -> str:
+        return f"Advisor report of {self.generated_at:%Y-%m-%d %H:%M}"
+
+
+class HygieneReport(models.Model):
+    """How many records each data-hygiene check found in one week (metrics.hygiene); kept
+    per week so managers see hygiene improve. The latest run of a week replaces earlier ones."""
+
+    week_starts_on = models.DateField(unique=True)
+    generated_at = models.DateTimeField()
+    generation_ms = models.FloatField()
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-week_starts_on"]
+
+    def __str__(self) -> str:
+        return f"Data hygiene, week of {self.week_starts_on:%Y-%m-%d}"
+
+
+class PaybackPlan(models.Model):
+    """A manager's rollout inputs for the payback projection (the latest one is shown)."""
+
+    hourly_cost = models.DecimalField(
+        max_digits=8, decimal_places=2, help_text="Technician cost per hour."
+    )
+    product_monthly = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="This product, per month."
+    )
+    llm_monthly = models.DecimalField(
+        max_digits=10, decimal_places=2, help_text="LLM spend, per month."
+    )
+    setup_hours = models.DecimalField(
+        max_digits=8, decimal_places=1, help_text="Hours to set the rollout up."
+    )
+    ticket_types = models.ManyToManyField(TicketType, blank=True, related_name="+")
+    projected_hours_per_week = models.FloatField(default=0)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        StaffMember, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Payback plan of {self.created_at:%Y-%m-%d}"
+
+
 __all__ = [
+    "AdvisorReport",
     "Baseline",
     "BaselineValue",
     "CsatSurvey",
     "FactDirty",
     "Holiday",
+    "HygieneReport",
     "Path",
+    "PaybackPlan",
     "TicketFact",
     "WeeklyReport",
 ]

@@ -22,3 +22,18 @@ def weekly_report() -> int:
     facts.facts_refresh_all()
     report = reports.weekly_report_due()
     return report.pk
+
+
+def advisor_refresh() -> int:
+    """Re-rank the ticket types for the rollout advisor (nightly, or when a manager asks)."""
+    from metrics.advisor import advisor_report_generate
+
+    facts.facts_refresh_all()
+    return advisor_report_generate().pk
+
+
+def hygiene_refresh() -> int:
+    """Count the data-hygiene findings for this week's trend (nightly, or on demand)."""
+    from metrics.hygiene import hygiene_report_generate
+
+    return hygiene_report_generate().pk

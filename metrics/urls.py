@@ -1,6 +1,6 @@
 from django.urls import path
 
-from metrics import views
+from metrics import advisor_views, views
 
 urlpatterns = [
     path("metrics/", views.owner_dashboard, name="metrics_owner"),
@@ -17,4 +17,18 @@ urlpatterns = [
     path("metrics/holdout/", views.holdout_change, name="metrics_holdout"),
     path("metrics/reports/", views.report_list, name="metrics_reports"),
     path("metrics/reports/<int:report_id>/", views.report_detail, name="metrics_report"),
+]
+
+urlpatterns += [
+    path("metrics/advisor/", advisor_views.advisor, name="metrics_advisor"),
+    path(
+        "metrics/advisor/types/<int:type_id>/draft-policy/",
+        advisor_views.advisor_draft_policy,
+        name="metrics_draft_policy",
+    ),
+    path("metrics/refresh/", advisor_views.reports_refresh, name="metrics_refresh"),
+    path("metrics/hygiene/", advisor_views.hygiene, name="metrics_hygiene"),
+    path(
+        "metrics/hygiene/<slug:key>/", advisor_views.hygiene_records, name="metrics_hygiene_records"
+    ),
 ]

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -31,9 +32,20 @@ class Enrichment:
     contract: Contract | None = None
     after_hours: bool | None = None
     reasons: list[str] = field(default_factory=list)
+    # What the source named that we could not match (the data-hygiene report lists them).
+    unmatched_requester: str = ""
+    unmatched_hostnames: list[str] = field(default_factory=list)
 
     def sentence(self) -> str:
         return " ".join(self.reasons)
+
+    def unmatched(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.unmatched_requester:
+            found["requester"] = self.unmatched_requester
+        if self.unmatched_hostnames:
+            found["hostnames"] = self.unmatched_hostnames
+        return found
 
 
 def enrich(data: TicketInput, *, opened_at: dt.datetime) -> Enrichment:
@@ -141,6 +153,15 @@ def _enrich_one(data: TicketInput, opened_at: dt.datetime, known: _Known) -> Enr
         return found
     found.contact = _contact(data, found.client, known, found.reasons)
     found.assets = _assets(data, found.client, known, found.reasons)
+    if data.requester_email and found.contact is None:
+        found.unmatched_requester = data.requester_email
+    matched = {
+        str(value).lower()
+        for asset in found.assets
+        for value in (asset.hostname, asset.ip_address, asset.serial_number)
+        if value
+    }
+    found.unmatched_hostnames = sorted({h.lower() for h in data.hostnames} - matched)
     found.contract = _contract(data, found.client, opened_at, known, found.reasons)
     found.after_hours = not found.client.is_business_time(opened_at)
     local = opened_at.astimezone(found.client.tzinfo)

@@ -446,6 +446,7 @@ def _creation_events(ticket: Ticket, found: Enrichment, event: InboxEvent) -> li
                 "after_hours": found.after_hours,
                 "vip": bool(found.contact and found.contact.is_vip),
                 "privileged": bool(found.contact and found.contact.is_privileged),
+                **({"unmatched": found.unmatched()} if found.unmatched() else {}),
             },
         ),
     ]
