@@ -63,3 +63,18 @@ class CsatSurveyAdmin(ViewOnlyAdmin[models.CsatSurvey]):
     list_display = ("ticket", "email", "sent_at", "answered_at")
     raw_id_fields = ("ticket",)
     exclude = ("token_hash",)
+
+
+@admin.register(models.AdvisorReport)
+class AdvisorReportAdmin(ViewOnlyAdmin[models.AdvisorReport]):
+    list_display = ("generated_at", "window_start", "window_end", "generation_ms")
+
+
+@admin.register(models.HygieneReport)
+class HygieneReportAdmin(ViewOnlyAdmin[models.HygieneReport]):
+    list_display = ("week_starts_on", "generated_at", "generation_ms")
+
+
+@admin.register(models.PaybackPlan)
+class PaybackPlanAdmin(ViewOnlyAdmin[models.PaybackPlan]):
+    list_display = ("created_at", "hourly_cost", "setup_hours", "projected_hours_per_week")

@@ -65,6 +65,10 @@ MANAGER_CONFIG_ROUTES = {
     # to owners and managers who see all clients (metrics/tests/test_pages.py).
     "metrics_baseline_activate",
     "metrics_report",
+    # The rollout advisor's draft policy (managers) and the data hygiene records (owners and
+    # managers; the findings are desk-wide configuration: contacts, assets, KB, mappings).
+    "metrics_draft_policy",
+    "metrics_hygiene_records",
 }
 # Machine-to-machine with a signature or credential checked per connection; they store
 # deliveries and read nothing back (tickets/psa/tests/test_psa_flow.py).
@@ -117,6 +121,9 @@ COLLECTION_ROUTES = {
     "metrics_baselines",
     "metrics_holdout",
     "metrics_reports",
+    "metrics_advisor",
+    "metrics_refresh",
+    "metrics_hygiene",
 }
 
 
@@ -253,6 +260,7 @@ POST_ONLY_ROUTES = {
     "rule_preview",
     "dispatch_policy_save",
     "metrics_holdout",
+    "metrics_refresh",
 }
 PAGES = COLLECTION_ROUTES - POST_ONLY_ROUTES
 
