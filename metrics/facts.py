@@ -40,6 +40,7 @@ DONE = frozenset(Ticket.DONE_STATUSES)
 APPROVAL_STEPS = frozenset({"approved", "edited"})
 REOPEN_WINDOW = dt.timedelta(days=7)
 RESPONDERS = frozenset({TicketEvent.ActorKind.HUMAN, TicketEvent.ActorKind.AGENT})
+AGENT_WORK = frozenset({TicketEvent.Kind.REPLY, TicketEvent.Kind.PLAYBOOK})
 EVENT_FIELDS = (
     "ticket_id",
     "kind",
@@ -50,7 +51,11 @@ EVENT_FIELDS = (
     "new_value",
 )
 # Only two keys of an event's data matter here; reading them in SQL saves decoding the JSON.
-EVENT_KEYS = {"step": KT("data__step"), "from_source": KT("data__from_source")}
+EVENT_KEYS = {
+    "step": KT("data__step"),
+    "from_source": KT("data__from_source"),
+    "deleted": KT("data__deleted_at_source"),
+}
 TICKET_FIELDS = (
     "id",
     "status",
@@ -86,6 +91,7 @@ class Extras:
     csat_score: int | None = None
     nps: int | None = None
     holdout_arm: str = ""
+    time_staff: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -100,6 +106,11 @@ class _Walk:
     touchers: set[int] = field(default_factory=set)
     human_touch: bool = False
     approved: bool = False
+    agent_worked: bool = False
+    assignee: str | None = None  # None: no assignment recorded yet
+    resolved_assignee: str | None = None
+    resolver_kind: str = ""
+    deleted: bool = False
 
 
 def _walk(events: Sequence[dict[str, Any]]) -> _Walk:
@@ -115,8 +126,11 @@ def _step(walk: _Walk, event: dict[str, Any]) -> None:
         _status_step(walk, event)
     elif kind == TicketEvent.Kind.REPLY and actor in RESPONDERS and walk.first_response_at is None:
         walk.first_response_at = at
-    elif kind == TicketEvent.Kind.ASSIGNMENT_CHANGED and event["old_value"]:
-        walk.reassignments += 1
+    elif kind == TicketEvent.Kind.ASSIGNMENT_CHANGED:
+        walk.reassignments += 1 if event["old_value"] else 0
+        walk.assignee = event["new_value"]
+    if actor == TicketEvent.ActorKind.AGENT and kind in AGENT_WORK:
+        walk.agent_worked = True
     if actor != TicketEvent.ActorKind.HUMAN:
         return
     if kind == TicketEvent.Kind.ACTION and event["step"] in APPROVAL_STEPS:
@@ -131,7 +145,12 @@ def _status_step(walk: _Walk, event: dict[str, Any]) -> None:
     into_done = event["new_value"] in DONE
     out_of_done = event["old_value"] in DONE
     if into_done and not out_of_done and walk.resolved_at is None:
+        if str(event["deleted"]).lower() in TRUE_TEXT:
+            walk.deleted = True  # deleted at the PSA: not a resolution anyone made
+            return
         walk.resolved_at = event["occurred_at"]
+        walk.resolver_kind = event["actor_kind"]
+        walk.resolved_assignee = walk.assignee
         from_source = str(event["from_source"]).lower() in TRUE_TEXT
         walk.resolved_at_source = from_source and event["actor_kind"] == "system"
     elif out_of_done and not into_done and walk.resolved_at is not None:
@@ -141,7 +160,19 @@ def _status_step(walk: _Walk, event: dict[str, Any]) -> None:
 def _path(walk: _Walk, extras: Extras) -> str:
     if walk.human_touch or extras.minutes > 0 or walk.resolved_at_source:
         return Path.HUMAN
-    return Path.AGENT_APPROVAL if walk.approved else Path.AGENT
+    if walk.approved:
+        return Path.AGENT_APPROVAL
+    if walk.resolver_kind == TicketEvent.ActorKind.SYSTEM and not walk.agent_worked:
+        return Path.SOURCE  # an alert that cleared itself: nobody's work, nobody's saving
+    return Path.AGENT
+
+
+def _technician(walk: _Walk, ticket: Ticket) -> int | None:
+    """Who was assigned at the first resolution; the current assignee while open, or when
+    the timeline recorded no assignment before it (a ticket mirrored already assigned)."""
+    if walk.resolved_at is None or walk.resolved_assignee is None:
+        return ticket.assignee_id
+    return int(walk.resolved_assignee) if walk.resolved_assignee.isdigit() else None
 
 
 def _seconds(start: dt.datetime, end: dt.datetime | None) -> int | None:
@@ -167,16 +198,17 @@ def fact_derive(
     """The ticket's facts (unsaved). Pure: same inputs, same facts."""
     walk = _walk(events)
     resolved_at = walk.resolved_at
-    if resolved_at is None and ticket.status in DONE:
+    if resolved_at is None and ticket.status in DONE and not walk.deleted:
         resolved_at = ticket.resolved_at or ticket.closed_at
     first_response_at = walk.first_response_at or (None if events else ticket.first_response_at)
     resolved = resolved_at is not None
+    touchers = walk.touchers | extras.time_staff
     return TicketFact(
         ticket_id=ticket.id,
         client_id=ticket.client_id,
         ticket_type_id=ticket.type_id,
         queue_id=ticket.queue_id,
-        technician_id=ticket.assignee_id,
+        technician_id=_technician(walk, ticket),
         contract_id=ticket.contract_id,
         priority=ticket.priority,
         opened_at=ticket.opened_at,
@@ -189,9 +221,9 @@ def fact_derive(
         ),
         path=_path(walk, extras) if resolved else "",
         reassignments=walk.reassignments,
-        human_touchers=len(walk.touchers),
+        human_touchers=len(touchers),
         first_touch=(
-            (walk.reassignments == 0 and not walk.reopens and len(walk.touchers) <= 1)
+            (walk.reassignments == 0 and not walk.reopens and len(touchers) <= 1)
             if resolved
             else None
         ),
@@ -200,7 +232,10 @@ def fact_derive(
             any(at - resolved_at <= REOPEN_WINDOW for at in walk.reopens) if resolved_at else None
         ),
         after_hours=(not is_business_time(calendar, resolved_at)) if resolved_at else None,
-        sla_response_met=_sla_met(ticket.sla_response_due_at, first_response_at, now),
+        # Resolving a ticket before anyone replied answers it too.
+        sla_response_met=_sla_met(
+            ticket.sla_response_due_at, first_response_at or resolved_at, now
+        ),
         sla_resolution_met=_sla_met(ticket.sla_resolution_due_at, resolved_at, now),
         technician_minutes=extras.minutes,
         labour_cost=extras.labour_cost.quantize(Decimal("0.01")),
@@ -265,7 +300,15 @@ def _extras(ticket_ids: Sequence[int]) -> dict[int, Extras]:
         found[spent["ticket_id"]]["llm_cost"] = Decimal(spent["cost"] or 0)
     answers = CsatResponse.objects.filter(ticket_id__in=ticket_ids).order_by("responded_at", "id")
     for ticket_id, score, nps in answers.values_list("ticket_id", "score", "nps"):
-        found[ticket_id].update(csat_score=score, nps=nps)  # the latest answer wins
+        found[ticket_id]["csat_score"] = score  # the latest answer wins
+        if nps is not None:  # an answer without the question keeps the earlier one
+            found[ticket_id]["nps"] = nps
+    staff = TimeEntry.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "staff_id")
+    time_staff: dict[int, set[int]] = defaultdict(set)
+    for ticket_id, staff_id in staff.distinct():
+        time_staff[ticket_id].add(staff_id)
+    for ticket_id, ids in time_staff.items():
+        found[ticket_id]["time_staff"] = frozenset(ids)
     arms = HoldoutTicket.objects.filter(ticket_id__in=ticket_ids).values_list("ticket_id", "arm")
     for ticket_id, arm in arms:
         found[ticket_id]["holdout_arm"] = arm

@@ -51,6 +51,7 @@ class Path(models.TextChoices):
     AGENT = "agent", "Agent alone"
     AGENT_APPROVAL = "agent_approval", "Agent + approval"
     HUMAN = "human", "Human"
+    SOURCE = "source", "Cleared at the source"
 
 
 class TicketFact(models.Model):
@@ -69,7 +70,7 @@ class TicketFact(models.Model):
         on_delete=models.SET_NULL,
         null=True,
         related_name="+",
-        help_text="Assigned when the ticket was first resolved (or now, while open).",
+        help_text="Assigned when the ticket was first resolved (the current one while open).",
     )
     contract = models.ForeignKey(Contract, on_delete=models.SET_NULL, null=True, related_name="+")
     priority = models.PositiveSmallIntegerField()

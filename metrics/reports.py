@@ -256,6 +256,8 @@ def last_full_week(today: dt.date) -> dt.date:
 
 def weekly_report_generate(*, week_starts_on: dt.date) -> WeeklyReport:
     """Build (or return the already built) report for one week and archive it."""
+    if week_starts_on.weekday() != 0:
+        raise ValueError(f"A report week starts on a Monday, not on {week_starts_on:%A}.")
     existing = WeeklyReport.objects.filter(week_starts_on=week_starts_on).first()
     if existing is not None:
         return existing

@@ -7,7 +7,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import (
@@ -32,7 +32,7 @@ from metrics.definitions import CATALOGUE, METRICS, Metric
 from metrics.models import Baseline, BaselineValue, Path, TicketFact
 from metrics.stats import Change, Sample, change_between
 from tickets.models import Contract, TimeEntry
-from tickets.selectors import UserLike, in_client_scope
+from tickets.selectors import UserLike, client_ids_visible_to, in_client_scope
 
 AUTOMATED = (Path.AGENT, Path.AGENT_APPROVAL)
 HANDLING_LOOKBACK = dt.timedelta(days=90)
@@ -49,9 +49,10 @@ class Median(Aggregate):
     output_field = FloatField()
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, function="MEDIAN", template="%(function)s(%(expressions)s)"
-        )
+        clone = self.copy()
+        clone.function = "MEDIAN"
+        clone.template = "%(function)s(%(expressions)s)"
+        return clone.as_sql(compiler, connection, **extra)
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,20 @@ def figures(
     found = {metric.key: _figure(metric, row) for metric in metrics}
     if baseline is None or not filters.has_baseline_cell:
         return found
-    cells = baseline_cells(baseline, client_id=filters.client_id, type_id=filters.type_id)
+    client_id = filters.client_id or _only_client(user)
+    if client_id is None and user is not None and client_ids_visible_to(user) is not None:
+        return found  # several clients but not all: no frozen cell matches what they see
+    cells = baseline_cells(baseline, client_id=client_id, type_id=filters.type_id)
     return {key: with_baseline(figure, cells.get(key)) for key, figure in found.items()}
+
+
+def _only_client(user: UserLike | None) -> int | None:
+    """The one client a scoped user sees (their figures compare with that client's cell)."""
+    visible = client_ids_visible_to(user) if user is not None else None
+    if visible is None:
+        return None
+    ids = list(visible[:2])
+    return ids[0] if len(ids) == 1 else None
 
 
 def with_baseline(figure: Figure, cell: BaselineValue | None) -> Figure:
@@ -429,13 +442,17 @@ def margin_by_contract(filters: FactFilter, *, user: UserLike | None) -> list[Co
         rows.append(
             ContractMargin(
                 contract=contract,
-                revenue=revenue.quantize(Decimal("0.01")),
-                labour_cost=Decimal(spent.get("total_cost") or 0).quantize(Decimal("0.01")),
-                llm_cost=llm.get(contract.id, Decimal("0")).quantize(Decimal("0.01")),
+                revenue=_money(revenue),
+                labour_cost=_money(Decimal(spent.get("total_cost") or 0)),
+                llm_cost=_money(llm.get(contract.id, Decimal("0"))),
                 hours=(spent.get("total_minutes") or 0) / 60,
             )
         )
     return rows
+
+
+def _money(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def _contract_costs(

@@ -18,6 +18,7 @@ if [ "$DEBUG" = "true" ]; then
   python manage.py seed_demo --unless-real-data
   python manage.py seed_governance_demo --unless-real-data
   python manage.py seed_automation_demo --unless-real-data
+  python manage.py seed_metrics_demo --unless-real-data
 else
   echo "== DEBUG is not true: not seeding the demo MSP"
 fi

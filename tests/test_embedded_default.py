@@ -41,6 +41,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, di
         ["seed_demo", "--tickets", "300", "--no-progress"],
         ["seed_governance_demo", "--pending", "10", "--history", "50"],
         ["seed_automation_demo"],
+        ["seed_metrics_demo", "--no-progress"],
     ):
         subprocess.run(manage + args, cwd=ROOT, env=env, check=True, capture_output=True)
     port = _free_port()
@@ -206,3 +207,33 @@ def test_an_approval_is_executed_by_the_worker(embedded: tuple[str, dict[str, st
         worker.wait(timeout=20)
     assert "badge status verified" in page, "the worker did not execute the approved action"
     assert "approved by" in page
+
+
+@pytest.mark.smoke
+def test_metrics_advisor_and_hygiene_on_the_embedded_default(
+    embedded: tuple[str, dict[str, str]],
+) -> None:
+    """The SQLite triggers, MEDIAN aggregate and reports behave as on PostgreSQL."""
+    base, env = embedded
+    refresh = (
+        "from metrics.tasks import advisor_refresh, hygiene_refresh, facts_refresh\n"
+        "facts_refresh(); advisor_refresh(); hygiene_refresh()\n"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", refresh],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    owner = _sign_in(base, "owner")
+    roi = owner.open(base + "/metrics/?period=last_12_weeks").read().decode()
+    assert "Technician hours reclaimed" in roi and "Compared with the baseline" in roi
+    assert "Median time to resolution" in owner.open(base + "/metrics/operations/").read().decode()
+    export = (
+        owner.open(base + "/metrics/export.csv?period=last_12_weeks").read().decode("utf-8-sig")
+    )
+    assert export.startswith("section,key,label,value")
+    advisor = owner.open(base + "/metrics/advisor/").read().decode()
+    assert "technician hours a week to reclaim" in advisor
+    assert "Counted" in owner.open(base + "/metrics/hygiene/").read().decode()

@@ -955,11 +955,6 @@ def test_the_page_the_csv_and_the_report_agree_on_the_baseline_comparison(desk: 
     assert on_page["reclaimed"] == in_csv["reclaimed"] == in_report["reclaimed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: figures() compares a client-scoped user's numbers with the every-client "
-    "baseline cell, which also shows them other clients' frozen figures",
-)
 def test_a_technician_of_one_client_is_not_compared_with_every_clients_baseline(
     desk: Desk,
 ) -> None:

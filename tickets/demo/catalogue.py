@@ -957,6 +957,84 @@ SCHEDULED_NOTES: tuple[str, ...] = (
     "Scheduled with the client for their start date.",
     "Booked in for the next maintenance window.",
 )
+
+
+@dataclass(frozen=True)
+class AgentPlaybookSeed:
+    """How the AI agent resolves one quick-win type after the rollout, worded as the live
+    playbooks (`automation.playbooks.catalogue`) and governance steps write the timeline."""
+
+    type: str
+    title: str
+    action: str
+    action_label: str
+    approval_share: float
+    started: str
+    reply: str
+    done: str
+
+
+# The VPN / Wi-Fi playbook only sends guidance and waits on the requester, so it resolves
+# nothing by itself: those tickets stay with the technicians in the demo.
+AGENT_PLAYBOOKS: tuple[AgentPlaybookSeed, ...] = (
+    AgentPlaybookSeed(
+        type="password-reset",
+        title="Password reset",
+        action="reset_password",
+        action_label="Reset a password",
+        approval_share=0.4,
+        started="the requester may ask for this account",
+        reply=(
+            "Hi {first}, the password has been reset: a one-time link to set a new one has gone "
+            "to the account's owner, who will be asked to change it at the next sign-in."
+        ),
+        done="Password reset, verified in the directory, link sent to the owner.",
+    ),
+    AgentPlaybookSeed(
+        type="account-unlock",
+        title="Account unlock",
+        action="unlock_account",
+        action_label="Unlock an account",
+        approval_share=0.1,
+        started="the requester may ask for this account",
+        reply="Hi {first}, the account is unlocked: it can sign in again now.",
+        done="Account unlocked and verified in the directory; the requester was told.",
+    ),
+    AgentPlaybookSeed(
+        type="mfa-reenrolment",
+        title="MFA re-enrolment",
+        action="reenrol_mfa",
+        action_label="Re-enrol MFA",
+        approval_share=0.4,
+        started="the requester may ask for this account",
+        reply=(
+            "Hi {first}, the account's sign-in methods were reset and its sessions signed out "
+            "everywhere. At the next sign-in it will ask for the authenticator app to be set up "
+            "again."
+        ),
+        done="MFA methods removed and sessions revoked, verified in Entra ID.",
+    ),
+    AgentPlaybookSeed(
+        type="group-change",
+        title="Group or distribution-list change",
+        action="change_group_membership",
+        action_label="Change group membership",
+        approval_share=0.4,
+        started="the ticket names the {group} group and a contact on record",
+        reply="Hi {first}, done: the {group} membership is changed as you asked.",
+        done="Group membership changed and verified in the directory; the requester was told.",
+    ),
+    AgentPlaybookSeed(
+        type="software-install",
+        title="Software install",
+        action="install_software",
+        action_label="Install software",
+        approval_share=0.4,
+        started="{app} on {hostname}",
+        reply="Hi {first}, {app} is installed on {hostname}: you will find it in the Start menu.",
+        done="Installed through the RMM and verified in the device's software inventory.",
+    ),
+)
 CSAT_COMMENTS: dict[int, tuple[str, ...]] = {
     1: ("Took far too long.", "Problem came back twice."),
     2: ("Slow to get a response.", "Had to chase for an update."),

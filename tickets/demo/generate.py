@@ -1,9 +1,15 @@
 """Pure, deterministic generation of the demo MSP as plain rows: no database access.
 
 `build_plan` turns a seed and an anchor time into the reference data (clients, people, devices,
-staff, contracts, articles); `generate_tickets` streams tickets with their full timelines, so
-that 200,000 of them never sit in memory at once. Rows point at each other by position in the
-plan's tuples (or by slug for types and queues); `seed.py` maps those to database ids.
+staff, contracts, articles) and the moment automation was rolled out; `generate_tickets`
+streams tickets with their full timelines, so that 200,000 of them never sit in memory at once.
+Rows point at each other by position in the plan's tuples (or by slug for types and queues);
+`seed.py` maps those to database ids.
+
+Before the rollout every ticket is worked by technicians. From it on, a growing share of the
+quick-win tickets a playbook covers is resolved by the AI agent within minutes: no technician
+event and no time logged, or (for about a third) a technician's approval as their only part.
+The rest stay with the technicians, so the metrics pages have a before and an after to show.
 
 Each part draws from its own generator seeded with "<seed>/<part>", so asking for more tickets
 does not change the clients, and the same seed and `now` always give the same rows.
@@ -51,10 +57,13 @@ WAITING_THIRD_PARTY, SCHEDULED = "waiting_third_party", "scheduled"
 RESOLVED, CLOSED = "resolved", "closed"
 DONE = (RESOLVED, CLOSED)
 CREATED, NOTE, REPLY, REQUESTER_REPLY = "created", "note", "reply", "requester_reply"
+ACTION, PLAYBOOK = "action", "playbook"
 STATUS_CHANGED, PRIORITY_CHANGED = "status_changed", "priority_changed"
 TYPE_CHANGED, QUEUE_CHANGED = "type_changed", "queue_changed"
 ASSIGNMENT_CHANGED, CSAT_RECEIVED = "assignment_changed", "csat_received"
-HUMAN, REQUESTER, RULE, SYSTEM = "human", "requester", "rule", "system"
+HUMAN, REQUESTER, RULE, SYSTEM, AGENT = "human", "requester", "rule", "system", "agent"
+# Whose reply to the requester is the ticket's first response (as `ticket_message_add` has it).
+RESPONDERS = (HUMAN, AGENT)
 
 ROUTE_RULES = {
     cat.NOC: "Rule: route alerts to NOC",
@@ -126,6 +135,25 @@ QUEUES_BY_PART: dict[int, tuple[str, ...]] = {
 SCHEDULED_TYPES = ("new-user-onboarding", "user-offboarding", "software-install")
 # Touches closer together than this are one sitting, logged as one time entry.
 SESSION_GAP = dt.timedelta(minutes=45)
+
+# The agent goes live on the Monday at 09:00 (MSP time) this many weeks before `now`, when the
+# history is long enough to hold at least as many weeks before it; else there is no rollout.
+ROLLOUT_WEEKS = 6
+ROLLOUT_TIME = dt.time(9, 0)
+# Share of the covered quick-win tickets the agent resolves: it grows from the first to the
+# second over the first weeks, as the MSP gains confidence.
+AGENT_SHARE_START, AGENT_SHARE_FULL, AGENT_RAMP_WEEKS = 0.45, 0.7, 4
+# The agent's playbook picks a new ticket up in the next pipeline batch.
+AGENT_PICKUP_MINUTES = (0.5, 3.0)
+# Median minutes until a technician approves a proposal, once the desk is open.
+APPROVAL_MINUTES = 12.0
+# How the governance gate words each step of an action on the timeline.
+ACTION_STEP_WORDS = {
+    "proposed": "proposed (awaiting approval)",
+    "approved": "approved",
+    "queued": "queued to execute",
+    "verified": "succeeded and verified",
+}
 
 STANDARD_SLA = ((1, 30, 240), (2, 60, 960), (3, 240, 2880), (4, 480, 7200))
 RELAXED_SLA = ((1, 60, 480), (2, 120, 1440), (3, 480, 4320), (4, 960, 10080))
@@ -389,6 +417,8 @@ class DemoPlan:
     on_call: tuple[OnCallRow, ...]
     articles: tuple[ArticleRow, ...]
     contracts: tuple[ContractRow, ...]
+    # When the AI agent went live (None: the history is too short to have a before).
+    rollout: dt.datetime | None = None
 
     def staff_index(self, role: str) -> int:
         return next(i for i, person in enumerate(self.staff) if person.role == role)
@@ -423,7 +453,18 @@ def build_plan(*, seed: int, now: dt.datetime, months: int, tickets: int) -> Dem
         on_call=_on_call(rota, start, now),
         articles=_articles(_rng(seed, "articles"), clients, now),
         contracts=_contracts(_rng(seed, "contracts"), clients, start, now),
+        rollout=rollout_at(start, now),
     )
+
+
+def rollout_at(start: dt.datetime, now: dt.datetime) -> dt.datetime | None:
+    """The Monday 09:00 (MSP time) `ROLLOUT_WEEKS` weeks before `now`'s week, or None when
+    the history does not reach as far before it."""
+    zone = zoneinfo.ZoneInfo(cat.MSP_TIMEZONE)
+    day = (now - dt.timedelta(weeks=ROLLOUT_WEEKS)).astimezone(zone).date()
+    monday = day - dt.timedelta(days=day.weekday())
+    rollout = dt.datetime.combine(monday, ROLLOUT_TIME, tzinfo=zone).astimezone(UTC)
+    return None if rollout - start < dt.timedelta(weeks=ROLLOUT_WEEKS) else rollout
 
 
 def generate_tickets(plan: DemoPlan) -> Iterator[TicketRow]:
@@ -456,6 +497,10 @@ def _weighted(rng: random.Random, options: Sequence[tuple[T, float]]) -> T:
 
 def _minutes(value: float) -> dt.timedelta:
     return dt.timedelta(minutes=value)
+
+
+def _seconds(value: float) -> dt.timedelta:
+    return dt.timedelta(seconds=value)
 
 
 def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
@@ -1064,6 +1109,10 @@ def _system(name: str) -> _Actor:
     return _Actor(SYSTEM, name=name)
 
 
+def _agent(playbook: cat.AgentPlaybookSeed) -> _Actor:
+    return _Actor(AGENT, name=f"Playbook “{playbook.title}”")
+
+
 class _Timeline:
     """A ticket's events and the state they lead to; each change names the value it replaces."""
 
@@ -1159,7 +1208,7 @@ class _Outcome:
             self.type = new
         elif kind == PRIORITY_CHANGED:
             self.priority = int(new)
-        elif kind == REPLY and event.actor_kind == HUMAN and self.first_response_at is None:
+        elif kind == REPLY and event.actor_kind in RESPONDERS and self.first_response_at is None:
             self.first_response_at = event.at
 
 
@@ -1274,17 +1323,24 @@ class _TicketFactory:
         self.items: dict[int, list[int]] = {}
         for index, item in enumerate(plan.items):
             self.items.setdefault(item.subtype, []).append(index)
+        self.playbooks = {playbook.type: playbook for playbook in cat.AGENT_PLAYBOOKS}
 
     def build(self, number: int, arrival: _Arrival) -> TicketRow:
         job = self._job(arrival)
         at = self._open(job, arrival.at)
+        playbook = self._agent_takes(job, arrival.at)
+        if playbook is not None:
+            resolved = self._agent_resolves(job, playbook, at)
+            self._close(job, resolved)
+            survey = self._survey(job, arrival.at, resolved, reopened=False)
+            return self._row(number, arrival, job, survey)
         at = self._pick_up(job, at)
         resolved = self._resolve(job, self._work(job, at))
         reopened = self.rng.random() < job.spec.reopen
         if reopened:
             resolved = self._reopen(job, resolved)
         self._close(job, resolved)
-        survey = self._survey(job, arrival.at, resolved, reopened)
+        survey = self._survey(job, arrival.at, resolved, reopened=reopened)
         return self._row(number, arrival, job, survey)
 
     def _job(self, arrival: _Arrival) -> _Job:
@@ -1340,6 +1396,72 @@ class _TicketFactory:
         if timeline.type != spec.slug and rng.random() < 0.4:
             timeline.retype(at, spec.slug, _rule(CLASSIFY_RULE))
         return at
+
+    def _agent_takes(self, job: _Job, opened: dt.datetime) -> cat.AgentPlaybookSeed | None:
+        """After the rollout, the agent takes a growing share of the tickets a playbook covers
+        (filed under their real type by now, from a requester)."""
+        rollout = self.plan.rollout
+        playbook = self.playbooks.get(job.spec.slug)
+        if rollout is None or opened < rollout or playbook is None or job.contact is None:
+            return None
+        if job.timeline.type != job.spec.slug:
+            return None
+        weeks = (opened - rollout) / dt.timedelta(weeks=1)
+        ramp = min(1.0, weeks / AGENT_RAMP_WEEKS)
+        share = AGENT_SHARE_START + (AGENT_SHARE_FULL - AGENT_SHARE_START) * ramp
+        return playbook if self.rng.random() < share else None
+
+    def _agent_resolves(
+        self, job: _Job, playbook: cat.AgentPlaybookSeed, at: dt.datetime
+    ) -> dt.datetime:
+        """The playbook's run: its action executes (after a technician's approval when the
+        policy asks for one), the agent tells the requester and resolves. No time is logged."""
+        rng, timeline, agent = self.rng, job.timeline, _agent(playbook)
+        data: dict[str, object] = {"kind": playbook.action}
+        at += _minutes(rng.uniform(*AGENT_PICKUP_MINUTES))
+        started = playbook.started.format_map(job.words)
+        run: dict[str, object] = {"playbook": playbook.type}
+        timeline.add(PLAYBOOK, at, agent, body=f"Started: {started}.", data={**run, "step": 0})
+        at += _seconds(rng.randint(5, 40))
+        if rng.random() < playbook.approval_share:
+            self._step(timeline, at, agent, playbook, "proposed", data)
+            approver, at = self._approver(job, at)
+            self._step(timeline, at, _human(approver), playbook, "approved", data)
+        else:
+            self._step(timeline, at, agent, playbook, "queued", data)
+        at += _seconds(rng.randint(5, 40))
+        self._step(timeline, at, agent, playbook, "verified", data)
+        at += _seconds(rng.randint(5, 30))
+        timeline.add(REPLY, at, agent, body=playbook.reply.format_map(job.words))
+        resolved = timeline.set_status(at + _seconds(rng.randint(2, 10)), RESOLVED, agent)
+        done = f"Done. {playbook.done}"
+        timeline.add(PLAYBOOK, resolved + _seconds(1), agent, body=done, data={**run, "step": 1})
+        return resolved
+
+    @staticmethod
+    def _step(
+        timeline: _Timeline,
+        at: dt.datetime,
+        actor: _Actor,
+        playbook: cat.AgentPlaybookSeed,
+        step: str,
+        data: dict[str, object],
+    ) -> None:
+        """One step of the playbook's action, as the governance gate records it."""
+        body = f"{playbook.action_label}: {ACTION_STEP_WORDS[step]}."
+        timeline.add(ACTION, at, actor, new=step, body=body, data={**data, "step": step})
+
+    def _approver(self, job: _Job, at: dt.datetime) -> tuple[int, dt.datetime]:
+        """A technician serving the client approves the proposal once the desk is open."""
+        approved = self.desk.next_open(at + _minutes(_lognormal(self.rng, APPROVAL_MINUTES, 0.8)))
+        tech = self.dispatch.choose(
+            self.rng,
+            client=job.client,
+            queue=job.timeline.queue,
+            skill=job.spec.skill,
+            on_shift=self.desk.on_shift(approved),
+        )
+        return (self.manager if tech is None else tech), approved
 
     def _pick_up(self, job: _Job, at: dt.datetime) -> dt.datetime:
         rng, spec, timeline = self.rng, job.spec, job.timeline
@@ -1528,7 +1650,7 @@ class _TicketFactory:
         job.timeline.set_status(run, CLOSED, _system(AUTO_CLOSE))
 
     def _survey(
-        self, job: _Job, opened: dt.datetime, resolved: dt.datetime, reopened: bool
+        self, job: _Job, opened: dt.datetime, resolved: dt.datetime, *, reopened: bool
     ) -> CsatRow | None:
         rng = self.rng
         if job.contact is None or rng.random() >= CSAT_RESPONSE_RATE:
@@ -1598,6 +1720,8 @@ class _TicketFactory:
         """The technician minutes, split over sittings: touches close together are one."""
         rng, spec = self.rng, job.spec
         sittings = _sittings(job.timeline.touches)
+        if not sittings:  # the agent resolved it: nobody logged time
+            return []
         total = min(
             max(2.0, _lognormal(rng, spec.handling_minutes, 0.45)), spec.handling_minutes * 6
         )

@@ -213,7 +213,11 @@ def test_every_ticket_ends_where_its_timeline_ends(seeded):
 
 
 def assert_moments_match(ticket: Ticket, events: list[TicketEvent]) -> None:
-    replies = [e.occurred_at for e in events if e.kind == Event.REPLY and e.actor_kind == "human"]
+    replies = [
+        e.occurred_at
+        for e in events
+        if e.kind == Event.REPLY and e.actor_kind in ("human", "agent")
+    ]
     assert ticket.first_response_at == (replies[0] if replies else None)
     into = defaultdict(list)
     for event in events:
