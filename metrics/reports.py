@@ -64,6 +64,7 @@ class Overview:
 
     filters: FactFilter
     baseline: Baseline | None
+    figures: dict[str, Figure]
     metrics: list[dict[str, Any]]
     reclaimed: dict[str, Any]
     paths: list[dict[str, Any]]
@@ -102,6 +103,7 @@ def overview(
     return Overview(
         filters=filters,
         baseline=baseline,
+        figures=found,
         metrics=[figure_row(found[metric.key]) for metric in CATALOGUE],
         reclaimed={
             "hours_per_week": round(saved.hours_per_week, 1),

@@ -97,15 +97,11 @@ def _trend(
     filters: selectors.FactFilter,
     request: HtmxHttpRequest,
     keys: tuple[str, ...],
-    baseline: Baseline | None,
+    base: dict[str, selectors.Figure],
 ) -> dict[str, Any]:
+    """Twelve weekly points per metric, with the baseline value of the page's figures."""
     metrics = [METRICS[k] for k in keys]
     points = selectors.trend(filters, user=request.user, metrics=metrics)
-    base = (
-        selectors.figures(filters, user=request.user, metrics=metrics, baseline=baseline)
-        if baseline is not None
-        else {}
-    )
     series = [
         {
             "key": metric.key,
@@ -152,7 +148,7 @@ def owner_dashboard(request: HtmxHttpRequest) -> HttpResponse:
     _form, filters, context = _common(request)
     baseline = context["baseline"]
     view = reports.overview(filters, user=request.user, baseline=baseline)
-    found = selectors.figures(filters, user=request.user, baseline=baseline)
+    found = view.figures
     context.update(
         overview=view,
         tiles=[found[k] for k in OWNER_TILES],
@@ -160,7 +156,7 @@ def owner_dashboard(request: HtmxHttpRequest) -> HttpResponse:
         reclaimed_definition=HOURS_RECLAIMED_DEFINITION,
         margin_definition=MARGIN_DEFINITION,
         resolved=found["deflection_rate"].count,
-        trend=_trend(filters, request, TREND_OWNER, baseline),
+        trend=_trend(filters, request, TREND_OWNER, found),
         lift=_lift(filters, request),
     )
     return _respond(request, "metrics/owner.html", context)
@@ -207,7 +203,7 @@ def operations_dashboard(request: HtmxHttpRequest) -> HttpResponse:
         sla_risk=_sla_risk(request),
         sla_risk_hours=SLA_RISK_HOURS,
         now=timezone.now(),
-        trend=_trend(filters, request, TREND_OPERATIONS, baseline),
+        trend=_trend(filters, request, TREND_OPERATIONS, found),
     )
     return _respond(request, "metrics/operations.html", context)
 
@@ -417,4 +413,8 @@ def trend_data(request: HtmxHttpRequest) -> JsonResponse:
         return JsonResponse({"error": "Metrics are for the service desk's staff."}, status=403)
     _form, filters, context = _common(request)
     keys = tuple(k for k in request.GET.getlist("metric") if k in METRICS) or TREND_OWNER
-    return JsonResponse(_trend(filters, request, keys, context["baseline"]))
+    metrics = [METRICS[k] for k in keys]
+    found = selectors.figures(
+        filters, user=request.user, metrics=metrics, baseline=context["baseline"]
+    )
+    return JsonResponse(_trend(filters, request, keys, found))
