@@ -5,13 +5,14 @@ volume, technician handling time, how consistently the work is done, how well it
 documented, how risky it is, and how sure the classifier is about it — then an estimate of
 technician hours a week automation could reclaim at acceptable risk, explained in a sentence.
 
-Estimate = weekly volume × median handling hours × automatable share × documentation factor
-× reach, where the automatable share is the share of tickets worked the type's most common
-way (the same sequence of steps) among tickets whose requester is neither VIP nor
+Estimate = weekly volume × reclaimable minutes × automatable share × documentation factor,
+where the reclaimable minutes are the median technician minutes of a ticket a person handled
+when a playbook resolves the type end to end, and at most 5 minutes otherwise (without a
+playbook, automation saves the triage, routing, acknowledgement and the technician's brief);
+the automatable share is the share of technician-handled tickets worked the type's most
+common way (the same sequence of steps) among requesters who are neither VIP nor
 privileged; the documentation factor is 1 with a knowledge article updated in the last 12
-months, 0.75 with only older ones and 0.5 with none; and the reach is 1 when a playbook
-resolves the type end to end, else 0.2 — without one, automation triages, routes,
-acknowledges and briefs the technician, about a fifth of the handling. A type is *high risk*
+months, 0.75 with only older ones and 0.5 with none. A type is *high risk*
 when more than 20% of its tickets involve a high-risk action or a VIP/privileged requester
 (automate with approval only), *medium* above 5%.
 """
@@ -41,7 +42,8 @@ SAMPLE_PER_TYPE = 300
 CONFIDENT = 0.8
 STALE_AFTER = dt.timedelta(days=365)
 HIGH_RISK_SHARE, MEDIUM_RISK_SHARE = 0.2, 0.05
-ASSIST_REACH = 0.2
+ASSIST_MINUTES = 5.0
+MIN_HUMAN_SAMPLE = 10
 PLAYBOOK_BY_TYPE = {slug: p.title for p in PLAYBOOKS for slug in p.ticket_types}
 WORK_KINDS = frozenset(
     {
@@ -194,14 +196,14 @@ def _consistency(
     type_id: int, start: dt.datetime, end: dt.datetime
 ) -> tuple[float | None, float | None]:
     """(share worked the most common way, how alike the resolution texts are: mean cosine to
-    their centroid) over a sample of the type's resolved tickets."""
-    ids = list(
-        TicketFact.objects.filter(
-            ticket_type_id=type_id, resolved_at__gte=start, resolved_at__lt=end
-        )
-        .order_by("-resolved_at")
-        .values_list("ticket_id", flat=True)[:SAMPLE_PER_TYPE]
-    )
+    their centroid) over a sample of the type's resolved tickets that technicians handled —
+    how alike people's work is — or of all of them when too few were (already automated)."""
+    facts = TicketFact.objects.filter(
+        ticket_type_id=type_id, resolved_at__gte=start, resolved_at__lt=end
+    ).order_by("-resolved_at")
+    ids = list(facts.filter(path=Path.HUMAN).values_list("ticket_id", flat=True)[:SAMPLE_PER_TYPE])
+    if len(ids) < MIN_HUMAN_SAMPLE:
+        ids = list(facts.values_list("ticket_id", flat=True)[:SAMPLE_PER_TYPE])
     if not ids:
         return None, None
     events: dict[int, list[tuple[str, str]]] = defaultdict(list)
@@ -281,8 +283,8 @@ def _opportunity(
     handling = row["handling"]
     weekly = row["opened"] / WINDOW_WEEKS
     playbook = PLAYBOOK_BY_TYPE.get(inputs.slugs.get(type_id, ""), "")
-    reach = 1.0 if playbook else ASSIST_REACH
-    hours = weekly * (handling or 0.0) / 60 * automatable * kb_factor * reach
+    minutes = (handling or 0.0) if playbook else min(handling or 0.0, ASSIST_MINUTES)
+    hours = weekly * minutes / 60 * automatable * kb_factor
     confidence, coverage = classifier.get(type_id, (None, None))
     return Opportunity(
         type_id=type_id,
@@ -343,7 +345,8 @@ def explain(o: Opportunity) -> str:
     parts.append(
         f"the {o.playbook} playbook resolves it end to end"
         if o.playbook
-        else "no playbook yet, so automation only triages, routes and briefs (a fifth)"
+        else "no playbook yet, so automation saves only the triage, routing and acknowledgement"
+        f" (about {ASSIST_MINUTES:g} minutes a ticket)"
     )
     return f"{', '.join(parts)}: about {o.hours_per_week:.1f} technician hours a week to reclaim."
 

@@ -21,7 +21,7 @@ from django_q.tasks import async_task
 
 from config.http import HtmxHttpRequest, forbidden, querystring_without_page
 from governance import services as governance
-from metrics.advisor import ASSIST_REACH, WINDOW_WEEKS
+from metrics.advisor import ASSIST_MINUTES, WINDOW_WEEKS
 from metrics.hygiene import CHECKS, CHECKS_BY_KEY
 from metrics.models import AdvisorReport, HygieneReport, PaybackPlan
 from metrics.payback import PaybackInputs, payback_measured, payback_project
@@ -130,7 +130,7 @@ def advisor(request: HtmxHttpRequest) -> HttpResponse:
         "projection": projection,
         "is_manager": staff.role == StaffMember.Role.MANAGER,
         "window_weeks": WINDOW_WEEKS,
-        "assist_share": ASSIST_REACH,
+        "assist_minutes": ASSIST_MINUTES,
     }
     status = 400 if posted and form.errors else 200
     return render(request, "metrics/advisor.html", context, status=status)

@@ -149,9 +149,9 @@ def test_quick_wins_rank_above_the_long_tail_for_the_reasons_given(history: Worl
     assert resets.weekly_volume == 2.0 and resets.handling_minutes == 15.0
     assert resets.path_share == 1.0 and resets.kb_factor == 1.0
     assert resets.hours_per_week == pytest.approx(0.5)
-    # 1 a week × 120 min = 2 h × a third worked the same way × no KB (0.5) × assist only (0.2)
+    # 1 a week × at most 5 of its 120 min (no playbook) × a third worked the same way × no KB
     assert onboarding.path_share == pytest.approx(1 / 3, abs=0.01)
-    assert onboarding.hours_per_week == pytest.approx(2 * (4 / 12) * 0.5 * 0.2, abs=0.01)
+    assert onboarding.hours_per_week == pytest.approx(5 / 60 * (4 / 12) * 0.5, abs=0.01)
     assert payroll.risk == "high" and payroll.vip_share == 1.0
     assert "Password reset playbook resolves it end to end" in resets.sentence
     assert "no KB article" in onboarding.sentence and "no playbook yet" in onboarding.sentence
