@@ -258,12 +258,12 @@ METRICS: dict[str, Metric] = {metric.key: metric for metric in CATALOGUE}
 HOURS_RECLAIMED_DEFINITION = (
     "Technician hours automation saved per week: for each ticket resolved by the agent alone "
     "or with an approval, its type's baseline handling time (technician minutes per ticket "
-    "in the frozen baseline, or in the 90 days before the period without one) minus the "
-    "minutes still logged on it, never below zero."
+    "in the frozen baseline, or in the 13 weeks before the period without one) minus the "
+    "minutes still logged on it (which can make it negative)."
 )
 MARGIN_DEFINITION = (
     "Contract revenue for the days of the period it was in force (monthly revenue, plus "
-    "billable hours at the T&M rate) minus the technician time logged in the period on its "
-    "tickets at each technician's hourly cost and the LLM spend on them."
+    "billable hours at the T&M rate) minus the cost of its tickets resolved in the period: "
+    "technician time logged on them at each technician's hourly cost, and their LLM spend."
 )
 PATH_LABELS: dict[str, str] = dict(Path.choices)

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from automation.models import LlmCall
 from governance.models import HoldoutTicket
 from metrics.calendar import BusinessCalendar, business_seconds, is_business_time
 from metrics.models import FactDirty, Holiday, Path, TicketFact
+from metrics.rollup import rollup_mark, rollup_rebuild, rollup_refresh_all
 from tickets.models import Client, CsatResponse, Ticket, TicketEvent, TimeEntry
 
 DONE = frozenset(Ticket.DONE_STATUSES)
@@ -86,6 +87,7 @@ class Extras:
     """What a ticket's facts need besides its row and events."""
 
     minutes: int = 0
+    billable_minutes: int = 0
     labour_cost: Decimal = Decimal("0")
     llm_cost: Decimal = Decimal("0")
     csat_score: int | None = None
@@ -175,6 +177,12 @@ def _technician(walk: _Walk, ticket: Ticket) -> int | None:
     return int(walk.resolved_assignee) if walk.resolved_assignee.isdigit() else None
 
 
+def week_of(moment: dt.datetime) -> dt.date:
+    """Monday of the moment's week, in the desk's time zone (TIME_ZONE)."""
+    day = timezone.localtime(moment).date()
+    return day - dt.timedelta(days=day.weekday())
+
+
 def _seconds(start: dt.datetime, end: dt.datetime | None) -> int | None:
     return None if end is None else max(0, int((end - start).total_seconds()))
 
@@ -215,6 +223,7 @@ def fact_derive(
         first_response_at=first_response_at,
         first_response_seconds=_seconds(ticket.opened_at, first_response_at),
         resolved_at=resolved_at,
+        resolved_week=week_of(resolved_at) if resolved_at else None,
         resolution_seconds=_seconds(ticket.opened_at, resolved_at),
         resolution_business_seconds=(
             business_seconds(calendar, ticket.opened_at, resolved_at) if resolved_at else None
@@ -238,6 +247,7 @@ def fact_derive(
         ),
         sla_resolution_met=_sla_met(ticket.sla_resolution_due_at, resolved_at, now),
         technician_minutes=extras.minutes,
+        billable_minutes=extras.billable_minutes,
         labour_cost=extras.labour_cost.quantize(Decimal("0.01")),
         llm_cost=extras.llm_cost.quantize(Decimal("0.0001")),
         csat_score=extras.csat_score,
@@ -285,11 +295,17 @@ def _extras(ticket_ids: Sequence[int]) -> dict[int, Extras]:
     labour = (
         TimeEntry.objects.filter(ticket_id__in=ticket_ids)
         .values("ticket_id")
-        .annotate(total_minutes=Sum("minutes"), total_cost=Sum(cost))
+        .annotate(
+            total_minutes=Sum("minutes"),
+            total_billable=Sum("minutes", filter=Q(billable=True)),
+            total_cost=Sum(cost),
+        )
     )
     for row in labour:
         found[row["ticket_id"]].update(
-            minutes=row["total_minutes"], labour_cost=Decimal(row["total_cost"] or 0)
+            minutes=row["total_minutes"],
+            billable_minutes=row["total_billable"] or 0,
+            labour_cost=Decimal(row["total_cost"] or 0),
         )
     spend = (
         LlmCall.objects.filter(ticket_id__in=ticket_ids)
@@ -348,8 +364,20 @@ def facts_compute(
         )
         for ticket in tickets
     ]
+    slices = _slices(ticket_ids) | {
+        (f.resolved_week, f.client_id) for f in facts if f.resolved_week
+    }
     _store(facts)
+    rollup_mark(slices)
     return len(facts)
+
+
+def _slices(ticket_ids: Sequence[int]) -> set[tuple[dt.date, int | None]]:
+    """The rollup slices (week, client) the tickets' current facts count in."""
+    rows = TicketFact.objects.filter(ticket_id__in=ticket_ids, resolved_week__isnull=False)
+    return {
+        (week, client) for week, client in rows.values_list("resolved_week", "client_id") if week
+    }
 
 
 def _store(facts: list[TicketFact]) -> None:
@@ -400,6 +428,7 @@ def facts_refresh_all(*, batch: int = 500) -> int:
     calendars, total = Calendars(), 0
     while done := facts_refresh(limit=batch, calendars=calendars):
         total += done
+    rollup_refresh_all()
     return total
 
 
@@ -413,4 +442,5 @@ def facts_rebuild(*, batch: int = 2000, on_batch: Callable[[int, int], None] | N
             facts_compute(ids[start : start + batch], calendars=calendars)
         if on_batch is not None:
             on_batch(min(start + batch, len(ids)), len(ids))
+    rollup_rebuild()
     return len(ids)

@@ -78,6 +78,9 @@ class TicketFact(models.Model):
     first_response_at = models.DateTimeField(null=True)
     first_response_seconds = models.PositiveIntegerField(null=True)
     resolved_at = models.DateTimeField(null=True, help_text="The first resolution.")
+    resolved_week = models.DateField(
+        null=True, help_text="Monday of the first resolution's week (TIME_ZONE)."
+    )
     resolution_seconds = models.PositiveIntegerField(null=True)
     resolution_business_seconds = models.PositiveIntegerField(null=True)
     path = models.CharField(max_length=16, choices=Path.choices, blank=True)
@@ -90,6 +93,7 @@ class TicketFact(models.Model):
     sla_response_met = models.BooleanField(null=True)
     sla_resolution_met = models.BooleanField(null=True)
     technician_minutes = models.PositiveIntegerField(default=0)
+    billable_minutes = models.PositiveIntegerField(default=0)
     labour_cost = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     llm_cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal("0"))
     csat_score = models.PositiveSmallIntegerField(null=True)
@@ -103,6 +107,7 @@ class TicketFact(models.Model):
             models.Index(fields=["client", "resolved_at"], name="fact_client_resolved_idx"),
             models.Index(fields=["ticket_type", "resolved_at"], name="fact_type_resolved_idx"),
             models.Index(fields=["opened_at"], name="fact_opened_idx"),
+            models.Index(fields=["resolved_week", "client"], name="fact_week_client_idx"),
         ]
 
     def __str__(self) -> str:
@@ -296,9 +301,68 @@ class PaybackPlan(models.Model):
         return f"Payback plan of {self.created_at:%Y-%m-%d}"
 
 
+class FactWeek(models.Model):
+    """A weekly rollup of facts: for each week, client, contract, type, path and holdout arm,
+    the count, total and total of squares of every metric that is a mean or a rate (medians
+    are always computed from the facts). Maintained by `metrics.rollup` from the facts, slice
+    by slice (a week at a client), whenever facts change; pages read it for periods made of
+    whole weeks."""
+
+    week = models.DateField()
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, related_name="+")
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, null=True, related_name="+")
+    ticket_type = models.ForeignKey(
+        TicketType, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    path = models.CharField(max_length=16, blank=True)
+    holdout_arm = models.CharField(max_length=8, blank=True)
+    tickets = models.PositiveIntegerField()
+    technician_minutes = models.BigIntegerField(default=0)
+    billable_minutes = models.BigIntegerField(default=0)
+    labour_cost = models.FloatField(default=0)
+    llm_cost = models.FloatField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["week", "client"], name="factweek_week_client_idx")]
+
+    def __str__(self) -> str:
+        return f"Week of {self.week:%Y-%m-%d}: {self.tickets} tickets"
+
+
+def _add_metric_columns() -> None:
+    """One count/total/squares triple per mean or rate metric of the catalogue."""
+    from metrics.definitions import CATALOGUE
+
+    for metric in CATALOGUE:
+        if metric.kind == "median":
+            continue
+        FactWeek.add_to_class(f"{metric.key}_n", models.PositiveIntegerField(default=0))
+        FactWeek.add_to_class(f"{metric.key}_total", models.FloatField(default=0))
+        FactWeek.add_to_class(f"{metric.key}_squares", models.FloatField(default=0))
+
+
+_add_metric_columns()
+
+
+class RollupDirty(models.Model):
+    """A week at a client whose rollup rows must be rebuilt from the facts (client 0: none)."""
+
+    week = models.DateField()
+    client_key = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["week", "client_key"], name="rollup_dirty_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Week {self.week:%Y-%m-%d}, client {self.client_key}"
+
+
 __all__ = [
     "AdvisorReport",
     "Baseline",
+    "FactWeek",
     "BaselineValue",
     "CsatSurvey",
     "FactDirty",
@@ -306,6 +370,7 @@ __all__ = [
     "HygieneReport",
     "Path",
     "PaybackPlan",
+    "RollupDirty",
     "TicketFact",
     "WeeklyReport",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from metrics.definitions import CATALOGUE, MARGIN_DEFINITION, METRICS, PATH_LABELS
+from metrics.definitions import CATALOGUE, MARGIN_DEFINITION, METRICS, PATH_LABELS, Metric
 from metrics.models import Baseline, WeeklyReport
 from metrics.selectors import (
     FactFilter,
@@ -93,9 +94,15 @@ class Overview:
 
 
 def overview(
-    filters: FactFilter, *, user: UserLike | None, baseline: Baseline | None = None
+    filters: FactFilter,
+    *,
+    user: UserLike | None,
+    baseline: Baseline | None = None,
+    metrics: Sequence[Metric] = CATALOGUE,
 ) -> Overview:
-    found = figures(filters, user=user, baseline=baseline)
+    """The figures of `metrics` (every metric for the CSV and the report; the owner page asks
+    only for what it shows), hours reclaimed, the paths and the contracts."""
+    found = figures(filters, user=user, baseline=baseline, metrics=metrics)
     saved = hours_reclaimed(filters, user=user, baseline=baseline)
     by_path = figures_by(
         filters, user=user, dimension="path", metrics=EXPERIENCE, labels=PATH_LABELS
@@ -104,7 +111,7 @@ def overview(
         filters=filters,
         baseline=baseline,
         figures=found,
-        metrics=[figure_row(found[metric.key]) for metric in CATALOGUE],
+        metrics=[figure_row(found[metric.key]) for metric in metrics],
         reclaimed={
             "hours_per_week": round(saved.hours_per_week, 1),
             "hours": round(saved.hours, 1),

@@ -4,7 +4,6 @@ so the three always agree. Every figure is an aggregate over `TicketFact` in the
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -14,9 +13,6 @@ from django.db.models import (
     Aggregate,
     Case,
     Count,
-    DecimalField,
-    ExpressionWrapper,
-    F,
     FloatField,
     Q,
     QuerySet,
@@ -24,18 +20,18 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Greatest, TruncWeek
+from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
-from automation.models import LlmCall
 from metrics.definitions import CATALOGUE, METRICS, Metric
-from metrics.models import Baseline, BaselineValue, Path, TicketFact
+from metrics.models import Baseline, BaselineValue, FactWeek, Path, TicketFact
 from metrics.stats import Change, Sample, change_between
-from tickets.models import Contract, TimeEntry
+from tickets.models import Contract
 from tickets.selectors import UserLike, client_ids_visible_to, in_client_scope
 
 AUTOMATED = (Path.AGENT, Path.AGENT_APPROVAL)
-HANDLING_LOOKBACK = dt.timedelta(days=90)
+ROLLUP_DIMENSIONS = ("path", "ticket_type_id", "client_id", "contract_id", "holdout_arm")
+HANDLING_LOOKBACK = dt.timedelta(weeks=13)
 DAYS_PER_MONTH = Decimal("30.4375")
 
 
@@ -109,6 +105,39 @@ def facts_in(filters: FactFilter, *, user: UserLike | None) -> QuerySet[TicketFa
         resolved_at__gte=filters.start_at, resolved_at__lt=filters.end_at, **filters.dimensions()
     )
     return facts if user is None else in_client_scope(facts, user=user, client_field="client_id")
+
+
+def uses_rollup(filters: FactFilter) -> bool:
+    """Whether the weekly rollup holds exactly the filter's tickets: whole weeks (the current
+    week counts whole: nothing is resolved in the future), and no queue or technician filter
+    (the rollup is kept per client, contract, type, path and holdout arm)."""
+    if filters.queue_id or filters.technician_id or filters.start.weekday() != 0:
+        return False
+    return filters.end.weekday() == 0 or filters.end > timezone.localdate()
+
+
+def weeks_in(filters: FactFilter, *, user: UserLike | None) -> QuerySet[FactWeek]:
+    """Rollup rows of the filter's weeks (see `uses_rollup`), within the user's clients."""
+    lookups = {"client_id": "client_id", "ticket_type_id": "ticket_type_id"}
+    dims = {lookups.get(k, k): v for k, v in filters.dimensions().items()}
+    rows = FactWeek.objects.filter(week__gte=filters.start, week__lt=filters.end, **dims)
+    return rows if user is None else in_client_scope(rows, user=user, client_field="client_id")
+
+
+def _rollup_sums(metrics: Iterable[Metric]) -> dict[str, Aggregate]:
+    out: dict[str, Aggregate] = {}
+    for metric in metrics:
+        out[f"{metric.key}__n"] = Sum(f"{metric.key}_n")
+        out[f"{metric.key}__total"] = Sum(f"{metric.key}_total")
+        if not metric.is_rate:
+            out[f"{metric.key}__squares"] = Sum(f"{metric.key}_squares")
+    return out
+
+
+def _split(metrics: Sequence[Metric]) -> tuple[list[Metric], list[Metric]]:
+    """(summable metrics, medians)."""
+    medians = [m for m in metrics if m.kind == "median"]
+    return [m for m in metrics if m.kind != "median"], medians
 
 
 @dataclass(frozen=True)
@@ -194,9 +223,18 @@ def figures(
     metrics: Sequence[Metric] = CATALOGUE,
     baseline: Baseline | None = None,
 ) -> dict[str, Figure]:
-    """Every metric for the filter in one query, compared with the baseline's matching cell
-    when there is one."""
-    row = facts_in(filters, user=user).aggregate(**_aggregates(metrics))
+    """Every metric for the filter — sums from the weekly rollup when it covers the filter,
+    medians (and everything else) from the facts — compared with the baseline's matching
+    cell when there is one."""
+    summed, medians = _split(metrics)
+    row: dict[str, Any] = {}
+    if uses_rollup(filters):
+        if summed:
+            row.update(weeks_in(filters, user=user).aggregate(**_rollup_sums(summed)))
+        if medians:
+            row.update(facts_in(filters, user=user).aggregate(**_aggregates(medians)))
+    else:
+        row.update(facts_in(filters, user=user).aggregate(**_aggregates(metrics)))
     found = {metric.key: _figure(metric, row) for metric in metrics}
     if baseline is None or not filters.has_baseline_cell:
         return found
@@ -264,12 +302,31 @@ def figures_by(
     labels: dict[Any, str] | None = None,
 ) -> list[Group]:
     """The metrics per value of one fact column (path, ticket_type_id, …), busiest first."""
-    rows = (
-        facts_in(filters, user=user)
-        .values(dimension)
-        .annotate(total_tickets=Count("pk"), **_aggregates(metrics))
-        .order_by("-total_tickets")
-    )
+    summed, medians = _split(metrics)
+    if uses_rollup(filters) and dimension in ROLLUP_DIMENSIONS:
+        rows = list(
+            weeks_in(filters, user=user)
+            .values(dimension)
+            .annotate(total_tickets=Sum("tickets"), **_rollup_sums(summed))
+            .order_by("-total_tickets")
+        )
+        if medians:
+            extra = (
+                facts_in(filters, user=user)
+                .values(dimension)
+                .annotate(**_aggregates(medians))
+                .order_by()
+            )
+            by_key = {row[dimension]: row for row in extra}
+            for row in rows:
+                row.update(by_key.get(row[dimension], {}))
+    else:
+        rows = list(
+            facts_in(filters, user=user)
+            .values(dimension)
+            .annotate(total_tickets=Count("pk"), **_aggregates(metrics))
+            .order_by("-total_tickets")
+        )
     names = labels or {}
     return [
         Group(
@@ -296,13 +353,18 @@ def trend(
     monday = last_day - dt.timedelta(days=last_day.weekday())
     start = monday - dt.timedelta(weeks=weeks - 1)
     span = replace(filters, start=start, end=monday + dt.timedelta(days=7))
-    rows = (
-        facts_in(span, user=user)
-        .annotate(week=TruncWeek("resolved_at"))
-        .values("week")
-        .annotate(**_aggregates(metrics))
-        .order_by("week")
-    )
+    summed, medians = _split(metrics)
+    rows: Iterable[Any]
+    if uses_rollup(span) and not medians:
+        rows = weeks_in(span, user=user).values("week").annotate(**_rollup_sums(summed))
+    else:
+        rows = (
+            facts_in(span, user=user)
+            .annotate(week=TruncWeek("resolved_at"))
+            .values("week")
+            .annotate(**_aggregates(metrics))
+            .order_by("week")
+        )
     by_week = {_as_date(row["week"]): row for row in rows}
     points = []
     for offset in range(weeks):
@@ -347,18 +409,25 @@ def handling_minutes_by_type(filters: FactFilter, *, baseline: Baseline | None) 
             for c in cells
             if c.value is not None and c.ticket_type_id is not None
         }
-    recent = (
-        TicketFact.objects.filter(
-            resolved_at__gte=filters.start_at - HANDLING_LOOKBACK,
-            resolved_at__lt=filters.start_at,
-            path=Path.HUMAN,
-            ticket_type__isnull=False,
+    before = FactFilter(start=filters.start - HANDLING_LOOKBACK, end=filters.start)
+    recent: Iterable[Any]
+    if uses_rollup(before):
+        recent = (
+            weeks_in(before, user=None)
+            .filter(ticket_type__isnull=False, path=Path.HUMAN)
+            .values("ticket_type_id")
+            .annotate(minutes=Sum("technician_minutes"), n=Sum("tickets"))
         )
-        .values("ticket_type_id")
-        .annotate(minutes=Sum("technician_minutes"), n=Count("pk"))
-    )
+    else:
+        recent = (
+            facts_in(before, user=None)
+            .filter(path=Path.HUMAN, ticket_type__isnull=False)
+            .values("ticket_type_id")
+            .annotate(minutes=Sum("technician_minutes"), n=Count("pk"))
+        )
     for row in recent:
-        found.setdefault(row["ticket_type_id"], row["minutes"] / row["n"])
+        if row["n"]:
+            found.setdefault(row["ticket_type_id"], row["minutes"] / row["n"])
     return found
 
 
@@ -368,27 +437,30 @@ def hours_reclaimed(
     from metrics.definitions import HOURS_RECLAIMED_DEFINITION
 
     minutes_by_type = handling_minutes_by_type(filters, baseline=baseline)
-    saved = Case(
-        *[
-            When(ticket_type_id=type_id, then=Value(float(minutes)))
-            for type_id, minutes in minutes_by_type.items()
-        ],
-        default=Value(0.0),
-        output_field=FloatField(),
-    )
-    row = (
-        facts_in(filters, user=user)
-        .filter(path__in=AUTOMATED)
-        .aggregate(
-            n=Count("pk"),
-            minutes=Sum(Greatest(saved - Cast("technician_minutes", FloatField()), Value(0.0))),
+    rows: Iterable[Any]
+    if uses_rollup(filters):
+        rows = (
+            weeks_in(filters, user=user)
+            .filter(path__in=AUTOMATED)
+            .values("ticket_type_id")
+            .annotate(n=Sum("tickets"), logged=Sum("technician_minutes"))
         )
-    )
-    hours = (row["minutes"] or 0.0) / 60
+    else:
+        rows = (
+            facts_in(filters, user=user)
+            .filter(path__in=AUTOMATED)
+            .values("ticket_type_id")
+            .annotate(n=Count("pk"), logged=Sum("technician_minutes"))
+        )
+    tickets, saved = 0, 0.0
+    for row in rows:
+        tickets += row["n"]
+        saved += row["n"] * minutes_by_type.get(row["ticket_type_id"], 0.0) - row["logged"]
+    hours = saved / 60
     return Reclaimed(
         hours_per_week=hours / filters.weeks,
         hours=hours,
-        tickets=row["n"],
+        tickets=tickets,
         handling_minutes=minutes_by_type,
         definition=HOURS_RECLAIMED_DEFINITION,
     )
@@ -431,11 +503,13 @@ def margin_by_contract(filters: FactFilter, *, user: UserLike | None) -> list[Co
     if user is not None:
         contracts = in_client_scope(contracts, user=user, client_field="client_id")
     contracts = contracts.select_related("client").order_by("client__name", "name")
-    labour, llm = _contract_costs(filters, [c.id for c in contracts])
+    spent = _contract_costs(
+        FactFilter(start=filters.start, end=filters.end, client_id=filters.client_id), user
+    )
     rows = []
     for contract in contracts:
-        spent = labour.get(contract.id, {})
-        billable = Decimal(spent.get("billable_minutes") or 0) / 60
+        costs = spent.get(contract.id, {})
+        billable = Decimal(costs.get("billable") or 0) / 60
         revenue = contract.monthly_revenue * _days_in_force(contract, filters) / DAYS_PER_MONTH
         if contract.kind == Contract.Kind.TIME_AND_MATERIALS and contract.hourly_rate:
             revenue += contract.hourly_rate * billable
@@ -443,9 +517,9 @@ def margin_by_contract(filters: FactFilter, *, user: UserLike | None) -> list[Co
             ContractMargin(
                 contract=contract,
                 revenue=_money(revenue),
-                labour_cost=_money(Decimal(spent.get("total_cost") or 0)),
-                llm_cost=_money(llm.get(contract.id, Decimal("0"))),
-                hours=(spent.get("total_minutes") or 0) / 60,
+                labour_cost=_money(Decimal(str(costs.get("labour") or 0))),
+                llm_cost=_money(Decimal(str(costs.get("llm") or 0))),
+                hours=(costs.get("minutes") or 0) / 60,
             )
         )
     return rows
@@ -455,36 +529,35 @@ def _money(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-def _contract_costs(
-    filters: FactFilter, contract_ids: list[int]
-) -> tuple[dict[int, dict[str, Any]], dict[int, Decimal]]:
-    cost = ExpressionWrapper(
-        F("minutes") * F("staff__hourly_cost") / 60,
-        output_field=DecimalField(max_digits=14, decimal_places=4),
-    )
-    entries = TimeEntry.objects.filter(
-        started_at__gte=filters.start_at,
-        started_at__lt=filters.end_at,
-        ticket__contract_id__in=contract_ids,
-    )
-    labour: dict[int, dict[str, Any]] = defaultdict(dict)
-    for row in entries.values("ticket__contract_id").annotate(
-        total_minutes=Sum("minutes"),
-        billable_minutes=Sum("minutes", filter=Q(billable=True)),
-        total_cost=Sum(cost),
-    ):
-        labour[row["ticket__contract_id"]] = dict(row)
-    calls = (
-        LlmCall.objects.filter(
-            created_at__gte=filters.start_at,
-            created_at__lt=filters.end_at,
-            ticket__contract_id__in=contract_ids,
+def _contract_costs(filters: FactFilter, user: UserLike | None) -> dict[int, dict[str, Any]]:
+    """Technician time, billable time and costs of the tickets resolved in the period, per
+    contract (every ticket type: the revenue covers them all)."""
+    rows: Iterable[Any]
+    if uses_rollup(filters):
+        rows = (
+            weeks_in(filters, user=user)
+            .filter(contract__isnull=False)
+            .values("contract_id")
+            .annotate(
+                minutes=Sum("technician_minutes"),
+                billable=Sum("billable_minutes"),
+                labour=Sum("labour_cost"),
+                llm=Sum("llm_cost"),
+            )
         )
-        .values("ticket__contract_id")
-        .annotate(cost=Sum("cost"))
-    )
-    llm = {row["ticket__contract_id"]: Decimal(row["cost"]) for row in calls}
-    return labour, llm
+    else:
+        rows = (
+            facts_in(filters, user=user)
+            .filter(contract__isnull=False)
+            .values("contract_id")
+            .annotate(
+                minutes=Sum("technician_minutes"),
+                billable=Sum("billable_minutes"),
+                labour=Sum("labour_cost"),
+                llm=Sum("llm_cost"),
+            )
+        )
+    return {row["contract_id"]: dict(row) for row in rows}
 
 
 def drilldown(

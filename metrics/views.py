@@ -147,7 +147,8 @@ def owner_dashboard(request: HtmxHttpRequest) -> HttpResponse:
         return forbidden(request, "The ROI page is for owners and service desk managers.")
     _form, filters, context = _common(request)
     baseline = context["baseline"]
-    view = reports.overview(filters, user=request.user, baseline=baseline)
+    shown = [METRICS[key] for key in OWNER_TILES]
+    view = reports.overview(filters, user=request.user, baseline=baseline, metrics=shown)
     found = view.figures
     context.update(
         overview=view,
