@@ -362,10 +362,10 @@ class RollupDirty(models.Model):
 __all__ = [
     "AdvisorReport",
     "Baseline",
-    "FactWeek",
     "BaselineValue",
     "CsatSurvey",
     "FactDirty",
+    "FactWeek",
     "Holiday",
     "HygieneReport",
     "Path",

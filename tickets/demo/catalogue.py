@@ -1414,3 +1414,236 @@ CLIENT_ARTICLES: tuple[ArticleSeed, ...] = (
         ),
     ),
 )
+
+# The data problems the demo plants on purpose, for the data-hygiene report to find
+# (`tickets.demo.hygiene` lists them). Everything else in the demo is kept clean.
+
+# Ticket types no knowledge article is filed under: alerts and "other" have no write-up.
+TYPES_WITHOUT_ARTICLES: tuple[str, ...] = ("monitoring-alert", "other")
+
+
+@dataclass(frozen=True)
+class SharedContactSeed:
+    """Someone outside the clients who works for several of them, on file at each under the
+    same address: intake cannot tell which client their request is for."""
+
+    first_name: str
+    last_name: str
+    email: str
+    job_title: str
+
+
+SHARED_CONTACTS: tuple[SharedContactSeed, ...] = (
+    SharedContactSeed(
+        "Nadia", "Fairley", "nadia@fairley-bookkeeping.example", "Bookkeeper (external)"
+    ),
+    SharedContactSeed("Gareth", "Lomax", "gareth.lomax@lomax-hr.example", "HR adviser (external)"),
+)
+# Each shared contact is on file at this many clients.
+SHARED_CONTACT_CLIENTS = 2
+
+# How intake names the channels the planted arrivals came through (the actor of `created`).
+CHANNEL_LABELS: dict[str, str] = {"email": "E-mail", "portal": "Portal", "ninjaone": "NinjaOne"}
+
+
+@dataclass(frozen=True)
+class IntakeGapSeed:
+    """A recent arrival intake could only partly match. `unmatched` says what it could not:
+    "client" (nobody's domain), "requester" (an address that is not a contact of the client
+    its domain names) or "device" (a hostname the source linked that is not an asset).
+
+    Wording may use {first}, {client} and {hostname}. `resolve_hours` is how long the fix
+    took after the first reply; 0 leaves it waiting on the requester."""
+
+    unmatched: str
+    channel: str
+    type: str
+    priority: int
+    days_ago: int
+    summary: str
+    description: str
+    reply: str
+    resolution: str = ""
+    resolve_hours: float = 0.0
+    # Client gaps: the address that wrote in. Requester gaps: the part before the client's
+    # domain ("" for a new starter's first.last). Device gaps: the device's kind code.
+    sender: str = ""
+
+
+INTAKE_GAPS: tuple[IntakeGapSeed, ...] = (
+    IntakeGapSeed(
+        unmatched="client",
+        channel="email",
+        type="other",
+        priority=4,
+        days_ago=11,
+        sender="office@newbuild-lettings.example",
+        summary="Quote for IT support at our new office",
+        description=(
+            "Hello, we are a lettings agency opening a second office next month and were given "
+            "your name. Could you quote for laptops, Wi-Fi and ongoing support?"
+        ),
+        reply=(
+            "Hello, thanks for getting in touch. I have passed this to our account manager, "
+            "who will call you to arrange a visit."
+        ),
+        resolution="Our account manager has arranged a site visit, so I am closing this ticket.",
+        resolve_hours=5,
+    ),
+    IntakeGapSeed(
+        unmatched="client",
+        channel="email",
+        type="hardware-fault",
+        priority=3,
+        days_ago=2,
+        sender="k.doyle.home@mailbox.example",
+        summary="Work laptop will not turn on",
+        description=(
+            "Hi, writing from my personal e-mail because my work laptop will not power on at "
+            "all this morning. Can someone help?"
+        ),
+        reply=(
+            "Hi, sorry to hear that. We could not match this address to one of our clients: "
+            "which company are you with?"
+        ),
+    ),
+    IntakeGapSeed(
+        unmatched="requester",
+        channel="email",
+        type="group-change",
+        priority=3,
+        days_ago=13,
+        summary="Access to the shared Finance folder",
+        description=(
+            "Hi, I started on Monday and cannot open the Finance folder on the shared drive. "
+            "My manager said to ask you."
+        ),
+        reply=(
+            "Hi {first}, welcome to {client}! You are not set up as a contact yet, so we have "
+            "asked your office manager to confirm the access first."
+        ),
+        resolution="Your office manager confirmed it: you now have access to the Finance folder.",
+        resolve_hours=6,
+    ),
+    IntakeGapSeed(
+        unmatched="requester",
+        channel="email",
+        type="printing",
+        priority=3,
+        days_ago=6,
+        sender="reception.cover",
+        summary="Reception printer prints blank pages",
+        description=(
+            "The printer on reception prints blank pages since this morning. I am covering "
+            "reception this week."
+        ),
+        reply="Thanks for letting us know. We are connecting to the printer now to check it.",
+        resolution="The toner cartridge was not seated: it prints again. Thanks for reporting.",
+        resolve_hours=2,
+    ),
+    IntakeGapSeed(
+        unmatched="requester",
+        channel="email",
+        type="password-reset",
+        priority=3,
+        days_ago=1,
+        summary="Cannot sign in on my first day",
+        description="Hi, it is my first day and the password I was given does not work.",
+        reply=(
+            "Hi {first}, we need to verify you before resetting anything: could your manager "
+            "reply to confirm you have joined {client}?"
+        ),
+    ),
+    IntakeGapSeed(
+        unmatched="device",
+        channel="email",
+        type="vpn-wifi",
+        priority=3,
+        days_ago=15,
+        sender="LT",
+        summary="New laptop {hostname} will not connect to the VPN",
+        description=(
+            "Hi, I have just been given a new laptop ({hostname}) and the VPN client says it "
+            "is not allowed to connect."
+        ),
+        reply=(
+            "Hi {first}, {hostname} is not enrolled with us yet, so the VPN refuses it. I am "
+            "enrolling it now."
+        ),
+        resolution="{hostname} is enrolled and the VPN connects from it now.",
+        resolve_hours=3,
+    ),
+    IntakeGapSeed(
+        unmatched="device",
+        channel="ninjaone",
+        type="monitoring-alert",
+        priority=3,
+        days_ago=4,
+        sender="SRV",
+        summary="Disk space low on {hostname}",
+        description="NinjaOne: volume C: on {hostname} has less than 10% free space.",
+        reply="Looking at {hostname}: it is not in our asset list, checking with the client.",
+        resolution="Cleared old update files on {hostname}: 38% free again.",
+        resolve_hours=1.5,
+    ),
+)
+
+# A reopened ticket that the knowledge-base guidance playbook had answered: the articles it
+# quoted count as stale on the hygiene report, however recently they were updated.
+GUIDANCE_PLAYBOOK = "vpn-wifi-guidance"
+GUIDANCE_PLAYBOOK_TITLE = "VPN and Wi-Fi guidance"
+GUIDANCE_TYPE = "vpn-wifi"
+GUIDANCE_DAYS_AGO = 19
+GUIDANCE_SUMMARY = "VPN drops when working from home"
+GUIDANCE_DESCRIPTION = (
+    "Since yesterday the VPN connects but the practice system will not open from home."
+)
+# The reply quotes the first step of each article it cites, numbered as its sources.
+GUIDANCE_REPLY = (
+    "Hi {first}, this should sort it:\n\n{answer}\n\nIf it doesn't, reply here and a "
+    "technician will pick it up."
+)
+GUIDANCE_DONE = "Guidance from the knowledge base sent with its sources; waiting on the requester."
+GUIDANCE_THANKS = "That did it, thank you!"
+GUIDANCE_CLOSING = "Glad that sorted it, {first}: closing this one."
+GUIDANCE_BACK = "It is doing it again this morning, same as before."
+GUIDANCE_FIX = (
+    "Your home router hands out the same subnet as the office, so the VPN could not route: "
+    "I changed the VPN profile to avoid it. It should stay connected now."
+)
+
+
+@dataclass(frozen=True)
+class PsaMappingSeed:
+    """One value of the demo's ConnectWise board and what it means here: a status code, a
+    priority number or a ticket type's slug ("" when nobody has mapped it yet)."""
+
+    field: str
+    external_id: str
+    label: str
+    value: str
+
+
+# A PSA connection shown for its mapping page only: inactive, with no credentials, so nothing
+# ever syncs with it (the live simulator of `make run` is a separate connection).
+PSA_DEMO_NAME = "Demo ConnectWise (mapping example, not connected)"
+PSA_DEMO_KIND = "connectwise"
+PSA_DEMO_URL = "https://psa.northgate-it.example"
+PSA_MAPPINGS: tuple[PsaMappingSeed, ...] = (
+    PsaMappingSeed("status", "1:1", "New", "new"),
+    PsaMappingSeed("status", "1:5", "In Progress", "in_progress"),
+    PsaMappingSeed("status", "1:7", "Waiting Customer", "waiting_customer"),
+    PsaMappingSeed("status", "1:12", "Completed", "resolved"),
+    PsaMappingSeed("status", "1:13", "Closed", "closed"),
+    PsaMappingSeed("status", "1:9", "Escalated to Vendor", ""),
+    PsaMappingSeed("status", "1:15", "On Hold - Awaiting Parts", ""),
+    PsaMappingSeed("priority", "7", "Priority 1 - Emergency Response", "1"),
+    PsaMappingSeed("priority", "8", "Priority 2 - Quick Response", "2"),
+    PsaMappingSeed("priority", "4", "Priority 3 - Normal Response", "3"),
+    PsaMappingSeed("priority", "6", "Priority 4 - Schedule Maintenance", "4"),
+    PsaMappingSeed("type", "3", "Password Reset", "password-reset"),
+    PsaMappingSeed("type", "4", "Hardware", "hardware-fault"),
+    PsaMappingSeed("type", "5", "Printer", "printing"),
+    PsaMappingSeed("type", "11", "Move / Add / Change", ""),
+    PsaMappingSeed("type", "12", "Quote Request", ""),
+)

@@ -13,12 +13,20 @@ The rest stay with the technicians, so the metrics pages have a before and an af
 
 Each part draws from its own generator seeded with "<seed>/<part>", so asking for more tickets
 does not change the clients, and the same seed and `now` always give the same rows.
+
+The demo also plants a known set of data problems for the data-hygiene report (listed by
+`tickets.demo.hygiene`): outsiders on file at two clients, a client without a contract, a
+PSA connection with unmapped values and, in a history of `PLANTED_TICKETS_FROM` tickets or
+more, recent arrivals intake could not match and a reopened ticket a playbook had answered.
+Nothing else in it trips a hygiene check.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
+import heapq
 import itertools
 import random
 import re
@@ -46,6 +54,13 @@ ORPHAN_ASSET_SHARE = 0.01
 STALE_ARTICLES = 5
 DRAFT_ARTICLES = 2
 EXPIRED_CONTRACTS = 2
+# One client has no contract at all; another renewed onto a new contract during the history
+# (so there are still as many contracts as clients).
+UNCONTRACTED_CLIENTS = 1
+RENEWED_CONTRACTS = 1
+# A history of at least this many tickets carries the planted ones (`tickets.demo.hygiene`):
+# recent arrivals intake could not fully match, and a reopened ticket a playbook had answered.
+PLANTED_TICKETS_FROM = 100
 BLOCK_HOUR_CONTRACTS = 4
 TIME_AND_MATERIALS_CONTRACTS = 3
 
@@ -57,6 +72,7 @@ WAITING_THIRD_PARTY, SCHEDULED = "waiting_third_party", "scheduled"
 RESOLVED, CLOSED = "resolved", "closed"
 DONE = (RESOLVED, CLOSED)
 CREATED, NOTE, REPLY, REQUESTER_REPLY = "created", "note", "reply", "requester_reply"
+ENRICHED = "enriched"
 ACTION, PLAYBOOK = "action", "playbook"
 STATUS_CHANGED, PRIORITY_CHANGED = "status_changed", "priority_changed"
 TYPE_CHANGED, QUEUE_CHANGED = "type_changed", "queue_changed"
@@ -336,7 +352,8 @@ class ContractRow:
 @dataclass(slots=True)
 class EventRow:
     """One timeline event. For assignment changes the values are staff positions in the plan,
-    for queue and type changes slugs; `seed.py` turns those into database ids."""
+    for queue and type changes slugs, and in an `enriched` event's data the client, contact,
+    contract and assets are plan positions; `seed.py` turns those into database ids."""
 
     kind: str
     at: dt.datetime
@@ -368,6 +385,21 @@ class CsatRow:
     responded_at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A playbook's run on a ticket (`automation.PlaybookRun`): the articles it quoted are
+    positions in the plan's articles."""
+
+    playbook: str
+    status: str
+    step: int
+    answer: str
+    articles: tuple[int, ...]
+    owner_how: str
+    started_at: dt.datetime
+    updated_at: dt.datetime
+
+
 @dataclass(slots=True)
 class TicketRow:
     external_id: str
@@ -378,7 +410,7 @@ class TicketRow:
     type: str
     subtype: int | None
     item: int | None
-    client: int
+    client: int | None
     contact: int | None
     site: int | None
     assets: tuple[int, ...]
@@ -395,6 +427,44 @@ class TicketRow:
     events: list[EventRow]
     time_entries: list[TimeRow]
     csat: CsatRow | None
+    run: RunRow | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeGapRow:
+    """A recent arrival planted for the data-hygiene report: what the source named, and what
+    intake matched of it (`client` and `contact` are plan positions, None when unmatched)."""
+
+    external_id: str
+    seed: cat.IntakeGapSeed
+    opened_at: dt.datetime
+    client: int | None
+    contact: int | None
+    requester: str
+    first_name: str
+    hostnames: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GuidanceRow:
+    """The reopened ticket the guidance playbook had answered, quoting `articles`."""
+
+    external_id: str
+    opened_at: dt.datetime
+    client: int
+    contact: int
+    articles: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MappingRow:
+    """A value of the demo PSA connection: `value` is a status code, a priority number or a
+    type slug, "" for a value nobody has mapped."""
+
+    field: str
+    external_id: str
+    label: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -419,6 +489,11 @@ class DemoPlan:
     contracts: tuple[ContractRow, ...]
     # When the AI agent went live (None: the history is too short to have a before).
     rollout: dt.datetime | None = None
+    # Planted for the data-hygiene report (see `tickets.demo.hygiene`); the planted tickets
+    # are part of `ticket_count`, numbered after the generated ones.
+    intake_gaps: tuple[IntakeGapRow, ...] = ()
+    guidance: GuidanceRow | None = None
+    psa_mappings: tuple[MappingRow, ...] = ()
 
     def staff_index(self, role: str) -> int:
         return next(i for i, person in enumerate(self.staff) if person.role == role)
@@ -433,8 +508,12 @@ def build_plan(*, seed: int, now: dt.datetime, months: int, tickets: int) -> Dem
     subtypes, items = _taxonomy()
     clients, sites = _clients(_rng(seed, "clients"))
     contacts = _contacts(_rng(seed, "contacts"), clients, sites)
+    assets = _assets(_rng(seed, "assets"), clients, sites, contacts)
+    # The planted problems draw from their own generator, so the rest stays as it was.
+    planting = _rng(seed, "hygiene")
+    contacts += _shared_contacts(planting, clients, sites)
     staff, shifts, rota = _staff(_rng(seed, "staff"), len(clients))
-    return DemoPlan(
+    plan = DemoPlan(
         seed=seed,
         now=now,
         start=start,
@@ -447,14 +526,33 @@ def build_plan(*, seed: int, now: dt.datetime, months: int, tickets: int) -> Dem
         clients=clients,
         sites=sites,
         contacts=contacts,
-        assets=_assets(_rng(seed, "assets"), clients, sites, contacts),
+        assets=assets,
         staff=staff,
         shifts=shifts,
         on_call=_on_call(rota, start, now),
         articles=_articles(_rng(seed, "articles"), clients, now),
         contracts=_contracts(_rng(seed, "contracts"), clients, start, now),
         rollout=rollout_at(start, now),
+        psa_mappings=tuple(
+            MappingRow(m.field, m.external_id, m.label, m.value) for m in cat.PSA_MAPPINGS
+        ),
     )
+    if tickets < PLANTED_TICKETS_FROM:
+        return plan
+    first = tickets - len(cat.INTAKE_GAPS)  # the guidance ticket's number, then the gaps'
+    return dataclasses.replace(
+        plan,
+        guidance=_guidance(planting, plan, f"DEMO-{first:07d}"),
+        intake_gaps=tuple(
+            _intake_gap(planting, plan, gap, f"DEMO-{first + n:07d}")
+            for n, gap in enumerate(cat.INTAKE_GAPS, start=1)
+        ),
+    )
+
+
+def planted_ticket_count(plan: DemoPlan) -> int:
+    """How many of the plan's tickets are planted rather than generated."""
+    return len(plan.intake_gaps) + (plan.guidance is not None)
 
 
 def rollout_at(start: dt.datetime, now: dt.datetime) -> dt.datetime | None:
@@ -468,11 +566,15 @@ def rollout_at(start: dt.datetime, now: dt.datetime) -> dt.datetime | None:
 
 
 def generate_tickets(plan: DemoPlan) -> Iterator[TicketRow]:
-    """Tickets in the order they were opened, each with its timeline, time and survey."""
-    arrivals = _Arrivals(plan, _rng(plan.seed, "arrivals")).all()
+    """Tickets in the order they were opened, each with its timeline, time and survey: the
+    generated history, with the planted tickets (numbered after it) in their place."""
+    arrivals = _Arrivals(plan, _rng(plan.seed, "arrivals")).all(
+        plan.ticket_count - planted_ticket_count(plan)
+    )
     factory = _TicketFactory(plan, _rng(plan.seed, "tickets"))
-    for number, arrival in enumerate(arrivals, start=1):
-        yield factory.build(number, arrival)
+    generated = (factory.build(number, arrival) for number, arrival in enumerate(arrivals, 1))
+    planted = _Planter(plan).all() if planted_ticket_count(plan) else []
+    yield from heapq.merge(generated, planted, key=attrgetter("opened_at"))
 
 
 def _rng(seed: int, part: str) -> random.Random:
@@ -609,6 +711,34 @@ def _client_contacts(
             )
         )
     return rows
+
+
+def _shared_contacts(
+    rng: random.Random, clients: Sequence[ClientRow], sites: Sequence[SiteRow]
+) -> tuple[ContactRow, ...]:
+    """The outsiders on file at several clients under one address (a data-hygiene finding):
+    a bookkeeper, an HR adviser. They have no account in the clients' directories."""
+    head_office: dict[int, int] = {}
+    for index, site in enumerate(sites):
+        head_office.setdefault(site.client, index)
+    per_person = cat.SHARED_CONTACT_CLIENTS
+    chosen = rng.sample(range(len(clients)), per_person * len(cat.SHARED_CONTACTS))
+    return tuple(
+        ContactRow(
+            client=client,
+            site=head_office.get(client),
+            first_name=person.first_name,
+            last_name=person.last_name,
+            email=person.email,
+            phone="",
+            job_title=person.job_title,
+            directory_username="",
+            is_vip=False,
+            is_privileged=False,
+        )
+        for n, person in enumerate(cat.SHARED_CONTACTS)
+        for client in sorted(chosen[n * per_person : (n + 1) * per_person])
+    )
 
 
 def _role(rng: random.Random, position: int) -> tuple[str, bool, bool]:
@@ -814,7 +944,11 @@ def _articles(
 ) -> tuple[ArticleRow, ...]:
     general = range(len(cat.ARTICLES))
     stale = set(rng.sample(general, STALE_ARTICLES))
-    drafts = set(rng.sample([i for i in general if i not in stale], DRAFT_ARTICLES))
+    drafts: set[int] = set()
+    for _ in range(DRAFT_ARTICLES):
+        # A draft never leaves a type without a published article: those are planted.
+        spare = [i for i in general if i not in stale | drafts and _spare(i, drafts)]
+        drafts.add(rng.choice(spare))
     rows = [
         _article(rng, seed.title, seed, None, now, stale=i in stale, published=i not in drafts)
         for i, seed in enumerate(cat.ARTICLES)
@@ -824,6 +958,16 @@ def _articles(
         title = seed.title.format(client=clients[client].name)
         rows.append(_article(rng, title, seed, client, now, stale=False, published=True))
     return tuple(rows)
+
+
+def _spare(article: int, drafts: set[int]) -> bool:
+    """Whether every type of the article keeps a published article should it be a draft."""
+    published = [
+        seed for i, seed in enumerate(cat.ARTICLES) if i != article and i not in drafts
+    ] + list(cat.CLIENT_ARTICLES)
+    return all(
+        any(slug in seed.types for seed in published) for slug in cat.ARTICLES[article].types
+    )
 
 
 def _article(
@@ -846,7 +990,9 @@ def _article(
 def _contracts(
     rng: random.Random, clients: Sequence[ClientRow], start: dt.datetime, now: dt.datetime
 ) -> tuple[ContractRow, ...]:
-    """One contract per client: mostly managed, a few block-hours or T&M, two lapsed."""
+    """A contract per client: mostly managed, a few block-hours or T&M, two lapsed. One
+    client (managed in all but paper) has none, and one renewed from Essentials to Complete
+    during the history, so there are still as many contracts as clients."""
     order = rng.sample(range(len(clients)), len(clients))
     kinds = [MANAGED] * len(clients)
     block_end = EXPIRED_CONTRACTS + BLOCK_HOUR_CONTRACTS
@@ -854,6 +1000,9 @@ def _contracts(
         kinds[position] = BLOCK_HOURS
     for position in order[block_end : block_end + TIME_AND_MATERIALS_CONTRACTS]:
         kinds[position] = TIME_AND_MATERIALS
+    # The last positions of the shuffle are managed clients.
+    uncontracted = set(order[len(order) - UNCONTRACTED_CLIENTS :])
+    renewed = set(order[len(order) - UNCONTRACTED_CLIENTS - RENEWED_CONTRACTS :]) - uncontracted
     smallest, largest = min(c.size for c in clients), max(c.size for c in clients)
     rows: list[ContractRow] = []
     for index, client in enumerate(clients):
@@ -862,6 +1011,16 @@ def _contracts(
         if index in order[:EXPIRED_CONTRACTS]:
             ends_on = max(starts_on, now.date() - dt.timedelta(days=rng.randint(20, 75)))
         scale = (client.size - smallest) / max(1, largest - smallest)
+        if index in uncontracted:
+            continue
+        if index in renewed:
+            renewal = now.date() - dt.timedelta(days=rng.randint(60, 150))
+            renewal = max(renewal, starts_on + dt.timedelta(days=1))
+            ended = renewal - dt.timedelta(days=1)
+            rows.append(_contract(rng, index, MANAGED, scale, starts_on, ended, essentials=True))
+            starts_on = renewal
+            rows.append(_contract(rng, index, MANAGED, scale, starts_on, None, essentials=False))
+            continue
         rows.append(_contract(rng, index, kinds[index], scale, starts_on, ends_on))
     return tuple(rows)
 
@@ -873,6 +1032,8 @@ def _contract(
     scale: float,
     starts_on: dt.date,
     ends_on: dt.date | None,
+    *,
+    essentials: bool | None = None,
 ) -> ContractRow:
     every_type = tuple(spec.slug for spec in cat.TYPES)
     if kind == BLOCK_HOURS:
@@ -883,7 +1044,8 @@ def _contract(
         name, revenue, rate, block = "Time and materials", 0, rng.choice((95, 110, 125)), None
         covered, sla = (), RELAXED_SLA
     else:
-        essentials = rng.random() < 0.3
+        drawn = rng.random() < 0.3
+        essentials = drawn if essentials is None else essentials
         excluded = ("new-user-onboarding", *(NOT_IN_ESSENTIALS if essentials else ()))
         name = "Managed services - " + ("Essentials" if essentials else "Complete")
         revenue = round((1500 + 23500 * scale * rng.uniform(0.85, 1.0)) / 50) * 50
@@ -928,8 +1090,8 @@ class _Arrivals:
         self.day_weights: dict[tuple[str, bool], list[float]] = {}
         self.hour_weights: dict[tuple[int, str], list[float]] = {}
 
-    def all(self) -> list[_Arrival]:
-        arrivals = [self._one() for _ in range(self.plan.ticket_count)]
+    def all(self, count: int) -> list[_Arrival]:
+        arrivals = [self._one() for _ in range(count)]
         arrivals.sort(key=attrgetter("at"))
         return arrivals
 
@@ -1244,7 +1406,9 @@ class _People:
         self.main_site: dict[int, int] = {}
         for index, site in enumerate(plan.sites):
             self.main_site.setdefault(site.client, index)
-        self.contracts = {contract.client: i for i, contract in enumerate(plan.contracts)}
+        self.contracts: dict[int, list[int]] = {}
+        for index, contract in enumerate(plan.contracts):
+            self.contracts.setdefault(contract.client, []).append(index)
 
     def contact(self, rng: random.Random, client: int) -> int:
         people, weights = self.requesters[client]
@@ -1279,10 +1443,8 @@ class _People:
         return self.main_site.get(client)
 
     def contract(self, client: int, on: dt.date) -> int | None:
-        index = self.contracts.get(client)
-        if index is None or not self.plan.contracts[index].in_force(on):
-            return None
-        return index
+        contracts = self.plan.contracts
+        return next((i for i in self.contracts.get(client, ()) if contracts[i].in_force(on)), None)
 
 
 @dataclass(slots=True)
@@ -1642,12 +1804,7 @@ class _TicketFactory:
         return self._resolve(job, self._later(job, at, self._elapsed(job) * 0.3))
 
     def _close(self, job: _Job, resolved: dt.datetime) -> None:
-        """The auto-close job runs at five past each hour."""
-        due = resolved + AUTO_CLOSE_AFTER
-        run = due.replace(minute=5, second=0, microsecond=0)
-        if run < due:
-            run += dt.timedelta(hours=1)
-        job.timeline.set_status(run, CLOSED, _system(AUTO_CLOSE))
+        job.timeline.set_status(_auto_close_at(resolved), CLOSED, _system(AUTO_CLOSE))
 
     def _survey(
         self, job: _Job, opened: dt.datetime, resolved: dt.datetime, *, reopened: bool
@@ -1737,11 +1894,22 @@ class _TicketFactory:
         return rows
 
     def _billable(self, contract: int | None, type_slug: str) -> bool:
-        """Managed contracts include their covered types; everything else is billed."""
-        if contract is None:
-            return True
-        terms = self.plan.contracts[contract]
-        return terms.kind != MANAGED or type_slug not in terms.covered_types
+        return _billable(self.plan, contract, type_slug)
+
+
+def _billable(plan: DemoPlan, contract: int | None, type_slug: str) -> bool:
+    """Managed contracts include their covered types; everything else is billed."""
+    if contract is None:
+        return True
+    terms = plan.contracts[contract]
+    return terms.kind != MANAGED or type_slug not in terms.covered_types
+
+
+def _auto_close_at(resolved: dt.datetime) -> dt.datetime:
+    """The auto-close job runs at five past each hour."""
+    due = resolved + AUTO_CLOSE_AFTER
+    run = due.replace(minute=5, second=0, microsecond=0)
+    return run + dt.timedelta(hours=1) if run < due else run
 
 
 def _sittings(touches: Sequence[tuple[dt.datetime, int]]) -> list[tuple[dt.datetime, int]]:
@@ -1765,3 +1933,346 @@ def _sitting_note(position: int, count: int) -> str:
 def _nps(rng: random.Random, score: int) -> int:
     low, high = {1: (0, 4), 2: (2, 6), 3: (5, 8), 4: (7, 9), 5: (8, 10)}[score]
     return rng.randint(low, high)
+
+
+# The planted tickets: what the data-hygiene report should find (see `tickets.demo.hygiene`).
+INTAKE = "Intake"
+
+
+def _office_moment(rng: random.Random, now: dt.datetime, days_ago: int, zone: str) -> dt.datetime:
+    """A weekday office-hours moment (09:00-16:00 local) `days_ago` days before `now`, or the
+    Friday before when that day is a weekend."""
+    tz = zoneinfo.ZoneInfo(zone)
+    day = (now - dt.timedelta(days=days_ago)).astimezone(tz).date()
+    while day.isoweekday() > 5:
+        day -= dt.timedelta(days=1)
+    local = dt.datetime.combine(day, dt.time(9, 0), tzinfo=tz)
+    return (local + dt.timedelta(minutes=rng.randrange(7 * 60))).astimezone(UTC)
+
+
+def _own_people(plan: DemoPlan, client: int) -> list[int]:
+    """The client's contacts with an address at its own domain (not the outsiders)."""
+    domain = "@" + plan.clients[client].domains[0]
+    return [
+        i for i, c in enumerate(plan.contacts) if c.client == client and c.email.endswith(domain)
+    ]
+
+
+def _intake_gap(
+    rng: random.Random, plan: DemoPlan, gap: cat.IntakeGapSeed, external_id: str
+) -> IntakeGapRow:
+    """Who and what a planted arrival named, and what intake could match of it."""
+    if gap.unmatched == "client":
+        opened = _office_moment(rng, plan.now, gap.days_ago, cat.MSP_TIMEZONE)
+        return IntakeGapRow(external_id, gap, opened, None, None, gap.sender, "", ())
+    client = rng.randrange(len(plan.clients))
+    row = plan.clients[client]
+    opened = _office_moment(rng, plan.now, gap.days_ago, row.timezone)
+    if gap.unmatched == "requester":
+        first, address = _stranger(rng, plan, gap.sender, row.domains[0])
+        return IntakeGapRow(external_id, gap, opened, client, None, address, first, ())
+    taken = {asset.hostname.lower() for asset in plan.assets}
+    hostname = ""
+    while not hostname or hostname.lower() in taken:
+        hostname = f"{row.prefix}-{gap.sender}-{rng.randint(1000, 9999):04d}"
+    spec = next(spec for spec in plan.types if spec.slug == gap.type)
+    if spec.from_monitoring:  # an alert: the source names the client and the device only
+        return IntakeGapRow(external_id, gap, opened, client, None, "", "", (hostname,))
+    contact = rng.choice(_own_people(plan, client))
+    person = plan.contacts[contact]
+    return IntakeGapRow(
+        external_id, gap, opened, client, contact, person.email, person.first_name, (hostname,)
+    )
+
+
+def _stranger(rng: random.Random, plan: DemoPlan, sender: str, domain: str) -> tuple[str, str]:
+    """A first name and an address at the client's domain that no contact has."""
+    known = {contact.email.lower() for contact in plan.contacts}
+    if sender:
+        address = f"{sender}@{domain}"
+        if address in known:
+            raise ValueError(f"the planted requester {address} is a contact")
+        return "", address
+    while True:
+        first, last = rng.choice(cat.FIRST_NAMES), rng.choice(cat.LAST_NAMES)
+        address = f"{_letters(first)}.{_letters(last)}@{domain}"
+        if address not in known:
+            return first, address
+
+
+def _guidance(rng: random.Random, plan: DemoPlan, external_id: str) -> GuidanceRow:
+    """The guidance playbook's reopened ticket: at the client with its own VPN article, which
+    it quotes with one of the published general ones."""
+    owned = next(
+        i
+        for i, article in enumerate(plan.articles)
+        if article.client is not None and cat.GUIDANCE_TYPE in article.types
+    )
+    client = plan.articles[owned].client
+    if client is None:
+        raise RuntimeError("the client's own article has no client")
+    general = [
+        i
+        for i, article in enumerate(plan.articles)
+        if article.client is None and article.is_published and cat.GUIDANCE_TYPE in article.types
+    ]
+    opened = _office_moment(rng, plan.now, cat.GUIDANCE_DAYS_AGO, plan.clients[client].timezone)
+    contact = rng.choice(_own_people(plan, client))
+    return GuidanceRow(external_id, opened, client, contact, (owned, rng.choice(general)))
+
+
+def _is_business_time(client: ClientRow, moment: dt.datetime) -> bool:
+    """As `Client.is_business_time` has it."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(client.timezone))
+    if str(local.isoweekday()) not in client.business_days:
+        return False
+    return client.business_start <= local.time() < client.business_end
+
+
+class _Planter:
+    """The planted tickets' rows, with the events intake and the playbook would have written."""
+
+    def __init__(self, plan: DemoPlan) -> None:
+        self.plan = plan
+        self.rng = _rng(plan.seed, "planted")
+        self.desk = _Desk(plan)
+        self.dispatch = _Dispatcher(plan)
+        self.people = _People(plan, self.rng)
+        self.seniors = [
+            i for i, s in enumerate(plan.staff) if s.role == TECHNICIAN and s.all_clients
+        ]
+        self.specs = {spec.slug: spec for spec in plan.types}
+
+    def all(self) -> list[TicketRow]:
+        rows = [self._gap(row) for row in self.plan.intake_gaps]
+        if self.plan.guidance is not None:
+            rows.append(self._guidance(self.plan.guidance))
+        return sorted(rows, key=attrgetter("opened_at"))
+
+    def _technician(self, client: int | None, queue: str, skill: str, at: dt.datetime) -> int:
+        """A technician serving the client; a senior (they see every client) when intake
+        could not tell whose it is."""
+        tech = None
+        if client is not None:
+            on_shift = self.desk.on_shift(at)
+            tech = self.dispatch.choose(
+                self.rng, client=client, queue=queue, skill=skill, on_shift=on_shift
+            )
+        return self.rng.choice(self.seniors) if tech is None else tech
+
+    def _gap(self, row: IntakeGapRow) -> TicketRow:
+        plan, rng, gap = self.plan, self.rng, row.seed
+        spec = self.specs[gap.type]
+        client = None if row.client is None else plan.clients[row.client]
+        words = {
+            "first": row.first_name,
+            "client": client.name if client else "",
+            "hostname": row.hostnames[0] if row.hostnames else "",
+        }
+        opened = row.opened_at
+        contract = None if row.client is None else self.people.contract(row.client, opened.date())
+        timeline = _Timeline(cat.L1, gap.type, gap.priority)
+        # As the demo's own tickets have it, a contact's arrival is theirs, the rest intake's.
+        if row.contact is None:
+            opener = _system(cat.CHANNEL_LABELS[gap.channel])
+        else:
+            opener = _requester(row.contact)
+        body = gap.description.format_map(words)
+        timeline.add(CREATED, opened, opener, body=body, data={"channel": gap.channel})
+        reasons, matched = self._matched(row, contract)
+        timeline.add(ENRICHED, opened, _system(INTAKE), body=reasons, data=matched)
+        at = opened + _seconds(rng.randint(3, 40))
+        if spec.rule_routed:
+            timeline.move(at, spec.queue, _rule(ROUTE_RULES[spec.queue]))
+        at = self.desk.next_open(at + _minutes(_lognormal(rng, 25, 0.6)))
+        tech = self._technician(row.client, timeline.queue, spec.skill, at)
+        timeline.assign(at, tech, _human(tech))
+        timeline.set_status(at, IN_PROGRESS, _human(tech))
+        at = timeline.work(REPLY, at + _minutes(rng.uniform(1, 4)), gap.reply.format_map(words))
+        if gap.resolve_hours:
+            fixed = at + _minutes(gap.resolve_hours * 60 * rng.uniform(0.8, 1.2))
+            at = timeline.work(REPLY, self.desk.next_open(fixed), gap.resolution.format_map(words))
+            resolved = timeline.set_status(at + _seconds(30), RESOLVED, _human(tech))
+            timeline.set_status(_auto_close_at(resolved), CLOSED, _system(AUTO_CLOSE))
+        else:
+            timeline.set_status(at + _seconds(30), WAITING_CUSTOMER, _human(tech))
+        site = None if row.client is None else self.people.site(row.client, row.contact, None)
+        summary = gap.summary.format_map(words)
+        return self._row(row.external_id, summary, timeline, row.client, row.contact, site)
+
+    def _matched(self, row: IntakeGapRow, contract: int | None) -> tuple[str, dict[str, object]]:
+        """What intake says it matched and how (the `enriched` event's body and data); the
+        data names rows by plan position, which `seed.py` turns into database ids."""
+        plan = self.plan
+        data: dict[str, object] = {
+            "client": row.client,
+            "contact": row.contact,
+            "assets": [],
+            "contract": None,
+            "after_hours": None,
+            "vip": False,
+            "privileged": False,
+        }
+        domain = row.requester.rpartition("@")[2]
+        if row.client is None:  # intake stops there: nothing else can be matched
+            return f"Client not matched: no client has the mail domain {domain}.", data
+        client = plan.clients[row.client]
+        if not row.requester:
+            reasons = [f"Client {client.name}: named by the source."]
+        else:
+            reasons = [f"Client {client.name}: the requester's domain {domain}."]
+        if row.contact is not None:
+            person = plan.contacts[row.contact]
+            pairs = (("VIP", person.is_vip), ("privileged", person.is_privileged))
+            flags = [name for name, on in pairs if on]
+            extra = f" ({' and '.join(flags)})" if flags else ""
+            reasons.append(
+                f"Requester {person.first_name} {person.last_name}{extra}: by e-mail address."
+            )
+            data.update(vip=person.is_vip, privileged=person.is_privileged)
+        elif row.requester:
+            reasons.append(f"Requester {row.requester} is not a contact of {client.name}.")
+        if contract is None:
+            reasons.append(f"No contract of {client.name} is in force.")
+        else:
+            terms = plan.contracts[contract]
+            reasons.append(f"Contract {terms.name}: in force on {row.opened_at:%d %b %Y}.")
+            data["contract"] = contract
+        after_hours = not _is_business_time(client, row.opened_at)
+        local = row.opened_at.astimezone(zoneinfo.ZoneInfo(client.timezone))
+        when = "after" if after_hours else "within"
+        reasons.append(
+            f"Arrived {when} {client.name}'s business hours ({local:%a %H:%M} {client.timezone})."
+        )
+        data["after_hours"] = after_hours
+        unmatched: dict[str, object] = {}
+        if row.requester and row.contact is None:
+            unmatched["requester"] = row.requester
+        if row.hostnames:
+            unmatched["hostnames"] = sorted({h.lower() for h in row.hostnames})
+        if unmatched:
+            data["unmatched"] = unmatched
+        return " ".join(reasons), data
+
+    def _guidance(self, row: GuidanceRow) -> TicketRow:
+        """The playbook answers from the knowledge base and waits; the requester says it
+        worked, a technician resolves it, and the next day it is back."""
+        plan, rng = self.plan, self.rng
+        person = plan.contacts[row.contact]
+        words = {"first": person.first_name}
+        client = plan.clients[row.client]
+        client_hours = _WeeklyHours(
+            client.timezone,
+            [(int(d), client.business_start, client.business_end) for d in client.business_days],
+        )
+        timeline = _Timeline(cat.L1, cat.GUIDANCE_TYPE, 3)
+        opened, requester = row.opened_at, _requester(row.contact)
+        timeline.add(
+            CREATED, opened, requester, body=cat.GUIDANCE_DESCRIPTION, data={"channel": "portal"}
+        )
+        agent = _Actor(AGENT, name=f"Playbook “{cat.GUIDANCE_PLAYBOOK_TITLE}”")
+        run = {"playbook": cat.GUIDANCE_PLAYBOOK}
+        started = opened + _minutes(rng.uniform(*AGENT_PICKUP_MINUTES))
+        titles = [plan.articles[a].title for a in row.articles]
+        owner_how = f"the knowledge base answers it ({titles[0]})"
+        timeline.add(
+            PLAYBOOK, started, agent, body=f"Started: {owner_how}.", data={**run, "step": 0}
+        )
+        answer = "\n".join(
+            f"{plan.articles[a].body.splitlines()[0].partition('. ')[2]} [{n}]"
+            for n, a in enumerate(row.articles, start=1)
+        )
+        at = started + _seconds(rng.randint(10, 40))
+        timeline.add(REPLY, at, agent, body=cat.GUIDANCE_REPLY.format(answer=answer, **words))
+        waiting = timeline.set_status(at + _seconds(rng.randint(2, 10)), WAITING_CUSTOMER, agent)
+        done = f"Done. {cat.GUIDANCE_DONE}"
+        timeline.add(PLAYBOOK, waiting + _seconds(1), agent, body=done, data={**run, "step": 1})
+        thanks = client_hours.next_open(waiting + _minutes(_lognormal(rng, 90, 0.5)))
+        timeline.add(REQUESTER_REPLY, thanks, requester, body=cat.GUIDANCE_THANKS)
+        at = timeline.set_status(thanks + _seconds(20), IN_PROGRESS, _rule(RESUME_RULE))
+        at = self.desk.next_open(at + _minutes(_lognormal(rng, 30, 0.5)))
+        spec = self.specs[cat.GUIDANCE_TYPE]
+        tech = self._technician(row.client, timeline.queue, spec.skill, at)
+        timeline.assign(at, tech, _human(tech))
+        closing = cat.GUIDANCE_CLOSING.format_map(words)
+        at = timeline.work(REPLY, at + _minutes(rng.uniform(1, 3)), closing)
+        resolved = timeline.set_status(at + _seconds(30), RESOLVED, _human(tech))
+        back = client_hours.next_open(resolved + _minutes(rng.uniform(14, 30) * 60))
+        timeline.add(REQUESTER_REPLY, back, requester, body=cat.GUIDANCE_BACK)
+        at = timeline.set_status(back + _seconds(20), IN_PROGRESS, _rule(REOPEN_RULE))
+        at = self.desk.next_open(at + _minutes(_lognormal(rng, 40, 0.5)))
+        at = timeline.work(NOTE, at, rng.choice(cat.NOTES))
+        at = timeline.work(
+            REPLY, self.desk.next_open(at + _minutes(rng.uniform(60, 180))), cat.GUIDANCE_FIX
+        )
+        resolved = timeline.set_status(at + _seconds(30), RESOLVED, _human(tech))
+        timeline.set_status(_auto_close_at(resolved), CLOSED, _system(AUTO_CLOSE))
+        site = self.people.site(row.client, row.contact, None)
+        ticket = self._row(
+            row.external_id, cat.GUIDANCE_SUMMARY, timeline, row.client, row.contact, site
+        )
+        ticket.run = RunRow(
+            playbook=cat.GUIDANCE_PLAYBOOK,
+            status="done",
+            step=2,
+            answer=answer,
+            articles=row.articles,
+            owner_how=owner_how,
+            started_at=started,
+            updated_at=waiting,
+        )
+        return ticket
+
+    def _row(
+        self,
+        external_id: str,
+        summary: str,
+        timeline: _Timeline,
+        client: int | None,
+        contact: int | None,
+        site: int | None,
+    ) -> TicketRow:
+        plan, rng = self.plan, self.rng
+        # Stable: events at the same moment keep their order (created before enriched).
+        timeline.events.sort(key=attrgetter("at"))
+        events = timeline.events[
+            : bisect.bisect_right(timeline.events, plan.now, key=attrgetter("at"))
+        ]
+        outcome = _outcome(events, timeline.initial)
+        opened = events[0].at
+        contract = None if client is None else self.people.contract(client, opened.date())
+        sla = None if contract is None else plan.contracts[contract].sla[outcome.priority - 1]
+        billable = _billable(plan, contract, outcome.type)
+        sittings = [(at, tech) for at, tech in _sittings(timeline.touches) if at <= plan.now]
+        return TicketRow(
+            external_id=external_id,
+            summary=summary,
+            description=events[0].body,
+            status=outcome.status,
+            priority=outcome.priority,
+            type=outcome.type,
+            subtype=None,
+            item=None,
+            client=client,
+            contact=contact,
+            site=site,
+            assets=(),
+            contract=contract,
+            queue=outcome.queue,
+            assignee=outcome.assignee,
+            opened_at=opened,
+            first_response_at=outcome.first_response_at,
+            resolved_at=outcome.resolved_at,
+            closed_at=outcome.closed_at,
+            sla_response_due_at=None if sla is None else opened + _minutes(sla.response_minutes),
+            sla_resolution_due_at=(
+                None if sla is None else opened + _minutes(sla.resolution_minutes)
+            ),
+            source_updated_at=events[-1].at,
+            events=events,
+            time_entries=[
+                TimeRow(tech, at, rng.randint(5, 25), billable, _sitting_note(n, len(sittings)))
+                for n, (at, tech) in enumerate(sittings)
+            ],
+            csat=None,
+        )

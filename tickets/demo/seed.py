@@ -53,6 +53,7 @@ from tickets.models import (
     TicketType,
     TimeEntry,
 )
+from tickets.psa.models import PsaConnection, PsaMapping
 
 BATCH_SIZE = 2000
 
@@ -129,6 +130,7 @@ class _Ids:
     contacts: list[int] = field(default_factory=list)
     assets: list[int] = field(default_factory=list)
     staff: list[int] = field(default_factory=list)
+    articles: list[int] = field(default_factory=list)
     contracts: list[int] = field(default_factory=list)
 
 
@@ -550,6 +552,12 @@ def _write_articles(plan: DemoPlan, ids: _Ids, bar: _Bar) -> Counter[str]:
     return Counter(KnowledgeArticle=len(articles))
 
 
+def _load_articles(plan: DemoPlan, ids: _Ids) -> None:
+    titles = [row.title for row in plan.articles]
+    found = dict(KnowledgeArticle.objects.filter(title__in=titles).values_list("title", "id"))
+    ids.articles = _ordered(found, titles, "knowledge articles")
+
+
 def _contracts_present(plan: DemoPlan, ids: _Ids) -> bool:
     return Contract.objects.filter(client_id__in=ids.clients).exists()
 
@@ -600,6 +608,34 @@ def _load_contracts(plan: DemoPlan, ids: _Ids) -> None:
     ids.contracts = _ordered(found, keys, "contracts")
 
 
+def _psa_present(plan: DemoPlan, ids: _Ids) -> bool:
+    return PsaConnection.objects.filter(name=cat.PSA_DEMO_NAME).exists()
+
+
+def _write_psa(plan: DemoPlan, ids: _Ids, bar: _Bar) -> Counter[str]:
+    """A ConnectWise connection for its mapping page: inactive and without credentials, so
+    nothing syncs with it or calls it; some of its statuses and types are not mapped yet."""
+    connection = PsaConnection.objects.create(
+        name=cat.PSA_DEMO_NAME, kind=cat.PSA_DEMO_KIND, base_url=cat.PSA_DEMO_URL, is_active=False
+    )
+    # A type maps to its id here; statuses and priorities map to their codes.
+    types = {"": "", **{slug: str(pk) for slug, pk in ids.types.items()}}
+    mappings = [
+        PsaMapping(
+            connection=connection,
+            field=row.field,
+            external_id=row.external_id,
+            label=row.label,
+            value=types[row.value] if row.field == PsaMapping.Field.TYPE else row.value,
+            first_seen_at=plan.start,
+        )
+        for row in plan.psa_mappings
+    ]
+    PsaMapping.objects.bulk_create(mappings)
+    bar.update(len(mappings))
+    return Counter(PsaConnection=1, PsaMapping=len(mappings))
+
+
 def _tickets_present(plan: DemoPlan, ids: _Ids) -> bool:
     return Ticket.objects.filter(source=Ticket.Source.DEMO).exists()
 
@@ -635,12 +671,15 @@ class _TicketWriter:
         entries: list[TimeEntry] = []
         surveys: list[CsatResponse] = []
         links: list[tuple[int, int]] = []
+        runs: list[tuple[int, gen.RunRow]] = []
         for ticket, row in zip(tickets, batch, strict=True):
             events.extend(self._event(ticket.pk, event) for event in row.events)
             entries.extend(self._time_entries(ticket.pk, row))
             if row.csat is not None:
                 surveys.append(self._survey(ticket.pk, row.csat))
             links.extend((ticket.pk, self.ids.assets[asset]) for asset in row.assets)
+            if row.run is not None:
+                runs.append((ticket.pk, row.run))
         _insert_rows(TicketEvent, events)
         _insert_rows(TimeEntry, entries)
         _insert_rows(CsatResponse, surveys)
@@ -648,12 +687,15 @@ class _TicketWriter:
             [self.asset_link(ticket_id=ticket, asset_id=asset) for ticket, asset in links],
             batch_size=BATCH_SIZE,
         )
-        return Counter(
+        counts = Counter(
             Ticket=len(tickets),
             TicketEvent=len(events),
             TimeEntry=len(entries),
             CsatResponse=len(surveys),
         )
+        if runs:
+            counts["PlaybookRun"] = self._runs(runs)
+        return counts
 
     def _ticket(self, row: TicketRow) -> Ticket:
         ids = self.ids
@@ -667,7 +709,7 @@ class _TicketWriter:
             type_id=ids.types[row.type],
             subtype_id=_optional(ids.subtypes, row.subtype),
             item_id=_optional(ids.items, row.item),
-            client_id=ids.clients[row.client],
+            client_id=_optional(ids.clients, row.client),
             contact_id=_optional(ids.contacts, row.contact),
             site_id=_optional(ids.sites, row.site),
             contract_id=_optional(ids.contracts, row.contract),
@@ -687,6 +729,7 @@ class _TicketWriter:
         old, new = row.old_value, row.new_value
         if values is not None:
             old, new = values[old] if old else "", values[new] if new else ""
+        data = self._matched(row.data) if row.kind == gen.ENRICHED else row.data
         return TicketEvent(
             ticket_id=ticket,
             kind=row.kind,
@@ -698,9 +741,49 @@ class _TicketWriter:
             old_value=old,
             new_value=new,
             body=row.body,
-            data=row.data,
+            data=data,
             dedupe_key=None,
         )
+
+    def _matched(self, data: dict[str, object]) -> dict[str, object]:
+        """What intake matched, with the plan positions turned into database ids."""
+        ids = self.ids
+        assets = data.get("assets")
+        return {
+            **data,
+            "client": _optional(ids.clients, _position(data.get("client"))),
+            "contact": _optional(ids.contacts, _position(data.get("contact"))),
+            "contract": _optional(ids.contracts, _position(data.get("contract"))),
+            "assets": [ids.assets[a] for a in assets if isinstance(a, int)]
+            if isinstance(assets, list)
+            else [],
+        }
+
+    def _runs(self, rows: Sequence[tuple[int, gen.RunRow]]) -> int:
+        """The playbook runs behind planted tickets, with the moments they ran."""
+        # Imported here: the demo's tickets app otherwise does not reach into automation.
+        from automation.models import PlaybookRun
+
+        runs = [
+            PlaybookRun(
+                ticket_id=ticket,
+                playbook=row.playbook,
+                status=row.status,
+                step=row.step,
+                state={
+                    "answer": row.answer,
+                    "articles": [self.ids.articles[a] for a in row.articles],
+                    "owner_how": row.owner_how,
+                },
+            )
+            for ticket, row in rows
+        ]
+        PlaybookRun.objects.bulk_create(runs)
+        for run, (_, row) in zip(runs, rows, strict=True):
+            PlaybookRun.objects.filter(pk=run.pk).update(
+                started_at=row.started_at, updated_at=row.updated_at
+            )
+        return len(runs)
 
     def _time_entries(self, ticket: int, row: TicketRow) -> Iterator[TimeEntry]:
         for entry in row.time_entries:
@@ -722,6 +805,13 @@ class _TicketWriter:
             comment=row.comment,
             responded_at=row.responded_at,
         )
+
+
+def _position(value: object) -> int | None:
+    """A plan position held in an event's data (None when nothing was matched)."""
+    if value is None or isinstance(value, int):
+        return value
+    raise TypeError(f"not a plan position: {value!r}")
 
 
 def _insert_rows(model: type[M], rows: list[M]) -> None:
@@ -820,7 +910,7 @@ STEPS: tuple[_Step, ...] = (
         lambda plan: len(plan.articles),
         _articles_present,
         _write_articles,
-        _nothing_to_load,
+        _load_articles,
     ),
     _Step(
         "contracts",
@@ -829,6 +919,14 @@ STEPS: tuple[_Step, ...] = (
         _contracts_present,
         _write_contracts,
         _load_contracts,
+    ),
+    _Step(
+        "PSA mapping example",
+        "value",
+        lambda plan: len(plan.psa_mappings),
+        _psa_present,
+        _write_psa,
+        _nothing_to_load,
     ),
     TICKETS_STEP,
 )
