@@ -63,12 +63,19 @@ def _admin(obj: Model) -> str:
 
 
 def _contacts_without_email(now: dt.datetime) -> QuerySet[Contact]:
-    return Contact.objects.filter(is_active=True, email="").select_related("client")
+    return Contact.objects.filter(is_active=True, client__is_active=True, email="").select_related(
+        "client"
+    )
+
+
+def _matchable() -> QuerySet[Contact]:
+    """Contacts intake can match a request to: active, at an active client, with an address."""
+    return Contact.objects.filter(is_active=True, client__is_active=True).exclude(email="")
 
 
 def _shared_emails() -> QuerySet[Any]:
     return (
-        Contact.objects.exclude(email="")
+        _matchable()
         .annotate(address=Lower("email"))
         .values("address")
         .annotate(clients=Count("client", distinct=True))
@@ -79,7 +86,7 @@ def _shared_emails() -> QuerySet[Any]:
 
 def _contacts_duplicated(now: dt.datetime) -> QuerySet[Contact]:
     return (
-        Contact.objects.exclude(email="")
+        _matchable()
         .annotate(address=Lower("email"))
         .filter(address__in=_shared_emails())
         .select_related("client")
@@ -108,14 +115,15 @@ def _unmatched_at_intake(now: dt.datetime, what: str) -> Exists:
 
 
 def _tickets_client_unmatched(now: dt.datetime) -> QuerySet[Ticket]:
-    return Ticket.objects.filter(client__isnull=True, opened_at__gte=now - RECENT_INTAKE).order_by(
-        "-opened_at"
-    )
+    recent = Q(opened_at__gte=now - RECENT_INTAKE, opened_at__lte=now)
+    return Ticket.objects.filter(recent, client__isnull=True).order_by("-opened_at")
 
 
 def _tickets_contact_unmatched(now: dt.datetime) -> QuerySet[Ticket]:
     return (
-        Ticket.objects.filter(opened_at__gte=now - RECENT_INTAKE, contact__isnull=True)
+        Ticket.objects.filter(
+            opened_at__gte=now - RECENT_INTAKE, opened_at__lte=now, contact__isnull=True
+        )
         .filter(_unmatched_at_intake(now, "requester"))
         .select_related("client")
         .order_by("-opened_at")
@@ -124,7 +132,7 @@ def _tickets_contact_unmatched(now: dt.datetime) -> QuerySet[Ticket]:
 
 def _tickets_asset_unmatched(now: dt.datetime) -> QuerySet[Ticket]:
     return (
-        Ticket.objects.filter(opened_at__gte=now - RECENT_INTAKE)
+        Ticket.objects.filter(opened_at__gte=now - RECENT_INTAKE, opened_at__lte=now)
         .filter(_unmatched_at_intake(now, "hostnames"))
         .select_related("client")
         .order_by("-opened_at")
@@ -190,7 +198,8 @@ def _type_row(ticket_type: TicketType) -> Row:
 def _reopened_citations() -> set[int]:
     """Articles a playbook quoted on tickets that were later reopened."""
     runs = PlaybookRun.objects.filter(ticket__fact__reopens__gt=0).values_list("state", flat=True)
-    return {int(a) for state in runs for a in (state or {}).get("articles", [])}
+    cited = (a for state in runs if isinstance(state, dict) for a in state.get("articles", []))
+    return {int(a) for a in cited if str(a).isdigit()}  # a malformed id is not an article
 
 
 def _stale_articles(now: dt.datetime) -> QuerySet[KnowledgeArticle]:
@@ -208,7 +217,9 @@ def _article_row(article: KnowledgeArticle) -> Row:
 
 def _technicians_without_skills(now: dt.datetime) -> QuerySet[StaffMember]:
     return (
-        StaffMember.objects.filter(role=StaffMember.Role.TECHNICIAN, takes_tickets=True)
+        StaffMember.objects.filter(
+            role=StaffMember.Role.TECHNICIAN, takes_tickets=True, user__is_active=True
+        )
         .filter(skills__isnull=True)
         .select_related("user")
         .order_by("user__username")
