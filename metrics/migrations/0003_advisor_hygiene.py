@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("metrics", "0002_dirty_triggers"),
+        ("metrics", "0001_initial"),
         ("tickets", "0015_outbox_no_base_time"),
     ]
 

@@ -11,6 +11,10 @@ both the ticket a row left and the one it moved to.
 What the business-hours arithmetic and costs read is watched too: a holiday marks the
 tickets open on that day (±1 day for time zones), a client's time zone or hours mark its
 tickets, a technician's hourly cost marks the tickets they logged time on.
+
+SQLite rebuilds a table to alter it, and refuses while a trigger names it: a later migration
+that alters one of these tables must run `drop` before and `create` after
+(`migrations.RunPython(drop, create)` … `migrations.RunPython(create, drop)`).
 """
 
 from __future__ import annotations
@@ -202,7 +206,7 @@ def drop(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("metrics", "0001_initial"),
+        ("metrics", "0005_weekly_rollup"),
         ("tickets", "0015_outbox_no_base_time"),
         ("automation", "0006_resolution"),
         ("governance", "0004_holdout"),
