@@ -4,6 +4,7 @@ so the three always agree. Every figure is an aggregate over `TicketFact` in the
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -30,6 +31,7 @@ from tickets.models import Contract
 from tickets.selectors import UserLike, client_ids_visible_to, in_client_scope
 
 AUTOMATED = (Path.AGENT, Path.AGENT_APPROVAL)
+WEEK = dt.timedelta(weeks=1)
 ROLLUP_DIMENSIONS = ("path", "ticket_type_id", "client_id", "contract_id", "holdout_arm")
 HANDLING_LOOKBACK = dt.timedelta(weeks=13)
 DAYS_PER_MONTH = Decimal("30.4375")
@@ -114,6 +116,60 @@ def uses_rollup(filters: FactFilter) -> bool:
     if filters.queue_id or filters.technician_id or filters.start.weekday() != 0:
         return False
     return filters.end.weekday() == 0 or filters.end > timezone.localdate()
+
+
+def _monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def parts(filters: FactFilter) -> tuple[FactFilter | None, list[FactFilter]]:
+    """The filter as whole weeks the rollup answers, and the days around them the facts do:
+    a year from a Wednesday is 51 rollup weeks and a few days at each end."""
+    if filters.queue_id or filters.technician_id:
+        return None, [filters]
+    first = filters.start if filters.start.weekday() == 0 else _monday(filters.start) + WEEK
+    today = timezone.localdate()
+    # Nothing is resolved in the future, so the current week counts whole.
+    last = _monday(today) + WEEK if filters.end > today else _monday(filters.end)
+    if first >= last:
+        return None, [filters]
+    days = [replace(filters, start=filters.start, end=first)] if filters.start < first else []
+    if last < filters.end and filters.end <= today:
+        days.append(replace(filters, start=last, end=filters.end))
+    return replace(filters, start=first, end=last), days
+
+
+def _combined(
+    filters: FactFilter,
+    *,
+    user: UserLike | None,
+    group: str | None,
+    weekly: dict[str, Any],
+    daily: dict[str, Any],
+    where: Q | None = None,
+) -> dict[Any, dict[str, float]]:
+    """Sums per `group` value (None: one row) over the rollup's weeks and the facts' days."""
+    weeks, days = (
+        parts(filters) if group is None or group in ROLLUP_DIMENSIONS else (None, [filters])
+    )
+    sources: list[tuple[QuerySet[Any], dict[str, Any]]] = []
+    if weeks is not None:
+        sources.append((weeks_in(weeks, user=user), weekly))
+    sources += [(facts_in(part, user=user), daily) for part in days]
+    out: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for queryset, sums in sources:
+        narrowed = queryset.filter(where) if where is not None else queryset
+        rows = (
+            narrowed.values(group).annotate(**sums).order_by()
+            if group
+            else [narrowed.aggregate(**sums)]
+        )
+        for row in rows:
+            key = row.get(group) if group else None
+            for name, value in row.items():
+                if name != group and value is not None:
+                    out[key][name] += float(value)
+    return out
 
 
 def weeks_in(filters: FactFilter, *, user: UserLike | None) -> QuerySet[FactWeek]:
@@ -207,7 +263,7 @@ def _aggregates(metrics: Iterable[Metric]) -> dict[str, Aggregate]:
 
 def _figure(metric: Metric, row: dict[str, Any]) -> Figure:
     sample = Sample(
-        count=row.get(f"{metric.key}__n") or 0,
+        count=int(row.get(f"{metric.key}__n") or 0),
         total=float(row.get(f"{metric.key}__total") or 0),
         total_squares=float(row.get(f"{metric.key}__squares") or 0),
         is_rate=metric.is_rate,
@@ -228,13 +284,17 @@ def figures(
     cell when there is one."""
     summed, medians = _split(metrics)
     row: dict[str, Any] = {}
-    if uses_rollup(filters):
-        if summed:
-            row.update(weeks_in(filters, user=user).aggregate(**_rollup_sums(summed)))
-        if medians:
-            row.update(facts_in(filters, user=user).aggregate(**_aggregates(medians)))
-    else:
-        row.update(facts_in(filters, user=user).aggregate(**_aggregates(metrics)))
+    if summed:
+        sums = _combined(
+            filters,
+            user=user,
+            group=None,
+            weekly=_rollup_sums(summed),
+            daily=_aggregates(summed),
+        )
+        row.update(sums.get(None, {}))
+    if medians:
+        row.update(facts_in(filters, user=user).aggregate(**_aggregates(medians)))
     found = {metric.key: _figure(metric, row) for metric in metrics}
     if baseline is None or not filters.has_baseline_cell:
         return found
@@ -303,30 +363,25 @@ def figures_by(
 ) -> list[Group]:
     """The metrics per value of one fact column (path, ticket_type_id, …), busiest first."""
     summed, medians = _split(metrics)
-    if uses_rollup(filters) and dimension in ROLLUP_DIMENSIONS:
-        rows = list(
-            weeks_in(filters, user=user)
-            .values(dimension)
-            .annotate(total_tickets=Sum("tickets"), **_rollup_sums(summed))
-            .order_by("-total_tickets")
-        )
-        if medians:
-            extra = (
-                facts_in(filters, user=user)
-                .values(dimension)
-                .annotate(**_aggregates(medians))
-                .order_by()
-            )
-            by_key = {row[dimension]: row for row in extra}
-            for row in rows:
-                row.update(by_key.get(row[dimension], {}))
-    else:
-        rows = list(
+    grouped = _combined(
+        filters,
+        user=user,
+        group=dimension,
+        weekly={"total_tickets": Sum("tickets"), **_rollup_sums(summed)},
+        daily={"total_tickets": Count("pk"), **_aggregates(summed)},
+    )
+    rows: list[dict[str, Any]] = [{dimension: key, **sums} for key, sums in grouped.items()]
+    if medians:
+        extra = (
             facts_in(filters, user=user)
             .values(dimension)
-            .annotate(total_tickets=Count("pk"), **_aggregates(metrics))
-            .order_by("-total_tickets")
+            .annotate(**_aggregates(medians))
+            .order_by()
         )
+        by_key = {row[dimension]: row for row in extra}
+        for row in rows:
+            row.update(by_key.get(row[dimension], {}))
+    rows.sort(key=lambda row: -row["total_tickets"])
     names = labels or {}
     return [
         Group(
@@ -409,25 +464,19 @@ def handling_minutes_by_type(filters: FactFilter, *, baseline: Baseline | None) 
             for c in cells
             if c.value is not None and c.ticket_type_id is not None
         }
-    before = FactFilter(start=filters.start - HANDLING_LOOKBACK, end=filters.start)
-    recent: Iterable[Any]
-    if uses_rollup(before):
-        recent = (
-            weeks_in(before, user=None)
-            .filter(ticket_type__isnull=False, path=Path.HUMAN)
-            .values("ticket_type_id")
-            .annotate(minutes=Sum("technician_minutes"), n=Sum("tickets"))
-        )
-    else:
-        recent = (
-            facts_in(before, user=None)
-            .filter(path=Path.HUMAN, ticket_type__isnull=False)
-            .values("ticket_type_id")
-            .annotate(minutes=Sum("technician_minutes"), n=Count("pk"))
-        )
-    for row in recent:
-        if row["n"]:
-            found.setdefault(row["ticket_type_id"], row["minutes"] / row["n"])
+    first = _monday(filters.start)
+    before = FactFilter(start=first - HANDLING_LOOKBACK, end=first)
+    recent = _combined(
+        before,
+        user=None,
+        group="ticket_type_id",
+        weekly={"minutes": Sum("technician_minutes"), "n": Sum("tickets")},
+        daily={"minutes": Sum("technician_minutes"), "n": Count("pk")},
+        where=Q(ticket_type__isnull=False, path=Path.HUMAN),
+    )
+    for type_id, row in recent.items():
+        if row.get("n"):
+            found.setdefault(type_id, row["minutes"] / row["n"])
     return found
 
 
@@ -437,25 +486,18 @@ def hours_reclaimed(
     from metrics.definitions import HOURS_RECLAIMED_DEFINITION
 
     minutes_by_type = handling_minutes_by_type(filters, baseline=baseline)
-    rows: Iterable[Any]
-    if uses_rollup(filters):
-        rows = (
-            weeks_in(filters, user=user)
-            .filter(path__in=AUTOMATED)
-            .values("ticket_type_id")
-            .annotate(n=Sum("tickets"), logged=Sum("technician_minutes"))
-        )
-    else:
-        rows = (
-            facts_in(filters, user=user)
-            .filter(path__in=AUTOMATED)
-            .values("ticket_type_id")
-            .annotate(n=Count("pk"), logged=Sum("technician_minutes"))
-        )
+    rows = _combined(
+        filters,
+        user=user,
+        group="ticket_type_id",
+        weekly={"n": Sum("tickets"), "logged": Sum("technician_minutes")},
+        daily={"n": Count("pk"), "logged": Sum("technician_minutes")},
+        where=Q(path__in=AUTOMATED),
+    )
     tickets, saved = 0, 0.0
-    for row in rows:
-        tickets += row["n"]
-        saved += row["n"] * minutes_by_type.get(row["ticket_type_id"], 0.0) - row["logged"]
+    for type_id, row in rows.items():
+        tickets += int(row.get("n", 0))
+        saved += row.get("n", 0) * minutes_by_type.get(type_id, 0.0) - row.get("logged", 0)
     hours = saved / 60
     return Reclaimed(
         hours_per_week=hours / filters.weeks,
@@ -532,32 +574,21 @@ def _money(amount: Decimal) -> Decimal:
 def _contract_costs(filters: FactFilter, user: UserLike | None) -> dict[int, dict[str, Any]]:
     """Technician time, billable time and costs of the tickets resolved in the period, per
     contract (every ticket type: the revenue covers them all)."""
-    rows: Iterable[Any]
-    if uses_rollup(filters):
-        rows = (
-            weeks_in(filters, user=user)
-            .filter(contract__isnull=False)
-            .values("contract_id")
-            .annotate(
-                minutes=Sum("technician_minutes"),
-                billable=Sum("billable_minutes"),
-                labour=Sum("labour_cost"),
-                llm=Sum("llm_cost"),
-            )
-        )
-    else:
-        rows = (
-            facts_in(filters, user=user)
-            .filter(contract__isnull=False)
-            .values("contract_id")
-            .annotate(
-                minutes=Sum("technician_minutes"),
-                billable=Sum("billable_minutes"),
-                labour=Sum("labour_cost"),
-                llm=Sum("llm_cost"),
-            )
-        )
-    return {row["contract_id"]: dict(row) for row in rows}
+    sums = {
+        "minutes": Sum("technician_minutes"),
+        "billable": Sum("billable_minutes"),
+        "labour": Sum("labour_cost"),
+        "llm": Sum("llm_cost"),
+    }
+    found = _combined(
+        filters,
+        user=user,
+        group="contract_id",
+        weekly=sums,
+        daily=sums,
+        where=Q(contract__isnull=False),
+    )
+    return {contract_id: dict(row) for contract_id, row in found.items()}
 
 
 def drilldown(

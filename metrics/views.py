@@ -54,8 +54,8 @@ BY_TYPE = tuple(
     for k in (
         "mttr_mean",
         "mttr_median",
-        "mttr_business_median",
-        "first_response_median",
+        "mttr_business_mean",
+        "first_response_mean",
         "reassignment_rate",
         "sla_resolution_rate",
         "deflection_rate",
@@ -71,7 +71,8 @@ LIFT = (
     "csat_average",
 )
 TREND_OWNER = ("deflection_rate", "cost_per_ticket", "csat_average")
-TREND_OPERATIONS = ("mttr_median", "first_response_median", "sla_resolution_rate")
+# Weekly means and rates come from the rollup; the tiles above show the medians.
+TREND_OPERATIONS = ("mttr_business_mean", "first_response_mean", "sla_resolution_rate")
 DRILL_PAGE_SIZE = 50
 SLA_RISK_HOURS = 4
 
