@@ -12,10 +12,11 @@ import datetime as dt
 import hashlib
 import secrets
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from governance.memo import memoized
@@ -108,3 +109,12 @@ def holdout_end(*, holdout: Holdout, now: dt.datetime | None = None) -> Holdout:
     holdout.ends_at = now or timezone.now()
     holdout.save(update_fields=["ends_at"])
     return holdout
+
+
+def holdout_summaries(*, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest holdouts with how many tickets each drew into each arm (one query)."""
+    rows = Holdout.objects.annotate(
+        control=Count("tickets", filter=Q(tickets__arm=HoldoutTicket.Arm.CONTROL)),
+        treated=Count("tickets", filter=Q(tickets__arm=HoldoutTicket.Arm.TREATED)),
+    ).prefetch_related("ticket_types")[:limit]
+    return [{"holdout": h, "control": h.control, "treated": h.treated} for h in rows]

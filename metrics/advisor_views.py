@@ -5,7 +5,6 @@ ask for a fresh run."""
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -23,12 +22,12 @@ from config.http import HtmxHttpRequest, forbidden, querystring_without_page
 from governance import services as governance
 from metrics.advisor import ASSIST_MINUTES, WINDOW_WEEKS
 from metrics.hygiene import CHECKS, CHECKS_BY_KEY
-from metrics.models import AdvisorReport, HygieneReport, PaybackPlan
-from metrics.payback import PaybackInputs, payback_measured, payback_project
-from metrics.selectors import baseline_active
+from metrics.models import AdvisorReport, HygieneReport
+from metrics.payback import Projection, payback_compare, payback_plan_defaults, payback_plan_save
 from metrics.views import _csv_cell, _owner_or_manager
-from tickets.models import Client, StaffMember, TicketType
+from tickets.models import StaffMember, TicketType
 from tickets.pagination import CappedPaginator
+from tickets.selectors import clients_visible_to
 
 TREND_WEEKS = 8
 RECORDS_PAGE_SIZE = 50
@@ -58,50 +57,6 @@ def _overall_rows(report: AdvisorReport | None) -> list[dict[str, Any]]:
     return [row for row in (report.rows if report else []) if row["client_id"] is None]
 
 
-def _plan_data(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Form data for the last plan, or sensible defaults: the team's average cost per hour
-    and the three best types at acceptable risk."""
-    plan = PaybackPlan.objects.prefetch_related("ticket_types").first()
-    if plan is not None:
-        return {
-            "hourly_cost": plan.hourly_cost,
-            "product_monthly": plan.product_monthly,
-            "llm_monthly": plan.llm_monthly,
-            "setup_hours": plan.setup_hours,
-            "ticket_types": [t.id for t in plan.ticket_types.all()],
-        }
-    costs = StaffMember.objects.filter(takes_tickets=True).values_list("hourly_cost", flat=True)
-    average = sum(costs, Decimal("0")) / len(costs) if costs else Decimal("50")
-    top = [row["type_id"] for row in rows if row["risk"] != "high"][:3]
-    return {
-        "hourly_cost": average.quantize(Decimal("0.01")),
-        "product_monthly": Decimal("500"),
-        "llm_monthly": Decimal("100"),
-        "setup_hours": Decimal("40"),
-        "ticket_types": top,
-    }
-
-
-def _projection(form: PaybackForm, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    data = form.cleaned_data
-    chosen = {t.id for t in data["ticket_types"]}
-    hours = sum(
-        (Decimal(str(r["hours_per_week"])) for r in rows if r["type_id"] in chosen), Decimal(0)
-    )
-    inputs = PaybackInputs(
-        hourly_cost=data["hourly_cost"],
-        product_monthly=data["product_monthly"],
-        llm_monthly=data["llm_monthly"],
-        setup_hours=data["setup_hours"],
-        hours_per_week=hours,
-    )
-    measured = payback_measured(type_ids=sorted(chosen), baseline=baseline_active())
-    actual = payback_project(
-        replace(inputs, hours_per_week=measured.hours_per_week, llm_monthly=measured.llm_monthly)
-    )
-    return {"projected": payback_project(inputs), "measured": measured, "actual": actual}
-
-
 @require_http_methods(["GET", "POST"])
 @login_required
 def advisor(request: HtmxHttpRequest) -> HttpResponse:
@@ -110,22 +65,26 @@ def advisor(request: HtmxHttpRequest) -> HttpResponse:
         return forbidden(request, "The rollout advisor is for owners and service desk managers.")
     report = AdvisorReport.objects.first()
     rows = _overall_rows(report)
+    clients = clients_visible_to(request.user).filter(is_active=True).order_by("name")
     client_id = request.GET.get("client", "")
+    visible = client_id.isdigit() and clients.filter(pk=int(client_id)).exists()
     client_rows = (
-        [r for r in report.rows if str(r["client_id"]) == client_id] if report and client_id else []
+        [r for r in report.rows if str(r["client_id"]) == client_id] if report and visible else []
     )
     posted = request.method == "POST"
-    form = PaybackForm(request.POST if posted else _plan_data(rows))
-    projection: dict[str, Any] | None = None
+    form = PaybackForm(request.POST if posted else payback_plan_defaults(rows=rows))
+    projection: Projection | None = None
     if form.is_valid():
-        projection = _projection(form, rows)
+        projection = payback_compare(data=form.cleaned_data, rows=rows)
         if posted:
-            _plan_save(form, staff, projection["projected"].hours_per_week)
+            payback_plan_save(
+                data=form.cleaned_data, staff=staff, hours=projection.projected.hours_per_week
+            )
     context = {
         "report": report,
         "rows": client_rows or rows,
         "client_id": client_id,
-        "clients": Client.objects.filter(is_active=True).order_by("name"),
+        "clients": clients,
         "form": form,
         "projection": projection,
         "is_manager": staff.role == StaffMember.Role.MANAGER,
@@ -134,20 +93,6 @@ def advisor(request: HtmxHttpRequest) -> HttpResponse:
     }
     status = 400 if posted and form.errors else 200
     return render(request, "metrics/advisor.html", context, status=status)
-
-
-def _plan_save(form: PaybackForm, staff: StaffMember, hours: Decimal) -> None:
-    data = form.cleaned_data
-    plan = PaybackPlan.objects.create(
-        hourly_cost=data["hourly_cost"],
-        product_monthly=data["product_monthly"],
-        llm_monthly=data["llm_monthly"],
-        setup_hours=data["setup_hours"],
-        projected_hours_per_week=float(hours),
-        created_at=timezone.now(),
-        created_by=staff,
-    )
-    plan.ticket_types.set(data["ticket_types"])
 
 
 @require_POST

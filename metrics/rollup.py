@@ -82,19 +82,12 @@ def _rows(facts: QuerySet[TicketFact]) -> list[FactWeek]:
     return rows
 
 
-def _fact_filter(slices: set[tuple[dt.date, int]]) -> Q:
+def _in_slices(slices: set[tuple[dt.date, int]], week_field: str) -> Q:
+    """Rows of these (week, client) slices; `week_field` names the week on the model."""
     where = Q(pk__in=[])
     for client, days in _by_client(slices).items():
         who = Q(client__isnull=True) if client == NO_CLIENT else Q(client_id=client)
-        where |= who & Q(resolved_week__in=days)
-    return where
-
-
-def _week_filter(slices: set[tuple[dt.date, int]]) -> Q:
-    where = Q(pk__in=[])
-    for client, days in _by_client(slices).items():
-        who = Q(client__isnull=True) if client == NO_CLIENT else Q(client_id=client)
-        where |= who & Q(week__in=days)
+        where |= who & Q(**{f"{week_field}__in": days})
     return where
 
 
@@ -114,8 +107,10 @@ def rollup_refresh(*, limit: int = 200) -> int:
             return 0
         RollupDirty.objects.filter(id__in=[m[0] for m in marks]).delete()
         slices = {(week, client) for _id, week, client in marks}
-        FactWeek.objects.filter(_week_filter(slices)).delete()
-        FactWeek.objects.bulk_create(_rows(TicketFact.objects.filter(_fact_filter(slices))))
+        FactWeek.objects.filter(_in_slices(slices, "week")).delete()
+        FactWeek.objects.bulk_create(
+            _rows(TicketFact.objects.filter(_in_slices(slices, "resolved_week")))
+        )
     return len(marks)
 
 

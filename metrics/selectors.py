@@ -27,8 +27,13 @@ from django.utils import timezone
 from metrics.definitions import CATALOGUE, METRICS, Metric
 from metrics.models import Baseline, BaselineValue, FactWeek, Path, TicketFact
 from metrics.stats import Change, Sample, change_between
-from tickets.models import Contract
-from tickets.selectors import UserLike, client_ids_visible_to, in_client_scope
+from tickets.models import Contract, Ticket
+from tickets.selectors import (
+    UserLike,
+    client_ids_visible_to,
+    in_client_scope,
+    tickets_visible_to,
+)
 
 AUTOMATED = (Path.AGENT, Path.AGENT_APPROVAL)
 WEEK = dt.timedelta(weeks=1)
@@ -613,4 +618,47 @@ def automated_facts(filters: FactFilter, *, user: UserLike | None) -> QuerySet[T
         .filter(path__in=AUTOMATED)
         .order_by("-resolved_at")
         .select_related("ticket", "client", "ticket_type", "technician__user")
+    )
+
+
+@dataclass(frozen=True)
+class Lift:
+    metric: Metric
+    treated: Figure
+    control: Figure
+    change: Change
+
+
+def holdout_lift(
+    filters: FactFilter, *, user: UserLike | None, metrics: Sequence[Metric]
+) -> list[Lift]:
+    """Automation against the holdout's control group over the same filter (empty when no
+    ticket was ever kept human-only: one indexed look at the small rollup, not the facts)."""
+    if not FactWeek.objects.filter(holdout_arm="control").exists():
+        return []
+    control = figures(replace(filters, arm="control"), user=user, metrics=metrics)
+    treated = figures(replace(filters, arm="treated"), user=user, metrics=metrics)
+    return [
+        Lift(
+            metric=metric,
+            treated=treated[metric.key],
+            control=control[metric.key],
+            change=change_between(
+                treated[metric.key].sample,
+                control[metric.key].sample,
+                scale=treated[metric.key].display_scale,
+            ),
+        )
+        for metric in metrics
+    ]
+
+
+def sla_risk(*, user: UserLike, now: dt.datetime, hours: int, limit: int = 20) -> list[Ticket]:
+    """Open tickets the user may see whose resolution is due within `hours` or overdue."""
+    soon = now + dt.timedelta(hours=hours)
+    return list(
+        tickets_visible_to(user)
+        .filter(status__in=Ticket.OPEN_STATUSES, sla_resolution_due_at__lte=soon)
+        .select_related("client", "assignee__user")
+        .order_by("sla_resolution_due_at")[:limit]
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
@@ -18,8 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from config.http import HtmxHttpRequest, forbidden, querystring_without_page, wants_fragment
-from governance.holdout import holdout_end, holdout_running, holdout_start
-from governance.models import Holdout, HoldoutTicket
+from governance.holdout import holdout_end, holdout_running, holdout_start, holdout_summaries
 from metrics import reports, selectors, services
 from metrics.definitions import (
     HOURS_RECLAIMED_DEFINITION,
@@ -28,11 +26,10 @@ from metrics.definitions import (
     PATH_LABELS,
 )
 from metrics.forms import BaselineForm, HoldoutForm, MetricsFilterForm
-from metrics.models import Baseline, TicketFact, WeeklyReport
-from metrics.stats import change_between
-from tickets.models import StaffMember, Ticket, TicketType
+from metrics.models import Baseline, WeeklyReport
+from tickets.models import StaffMember, TicketType
 from tickets.pagination import CappedPaginator
-from tickets.selectors import clients_visible_to, staff_for_user, tickets_visible_to
+from tickets.selectors import clients_visible_to, staff_for_user
 
 OWNER_ROLES = (StaffMember.Role.OWNER, StaffMember.Role.MANAGER)
 OWNER_TILES = ("deflection_rate", "cost_per_ticket", "csat_average", "nps", "ftr_rate")
@@ -159,30 +156,9 @@ def owner_dashboard(request: HtmxHttpRequest) -> HttpResponse:
         margin_definition=MARGIN_DEFINITION,
         resolved=found["deflection_rate"].count,
         trend=_trend(filters, request, TREND_OWNER, found),
-        lift=_lift(filters, request),
+        lift=selectors.holdout_lift(filters, user=request.user, metrics=[METRICS[k] for k in LIFT]),
     )
     return _respond(request, "metrics/owner.html", context)
-
-
-def _lift(filters: selectors.FactFilter, request: HtmxHttpRequest) -> list[dict[str, Any]]:
-    """Automation against the holdout's control group in the same period (empty without)."""
-    if not TicketFact.objects.filter(holdout_arm=HoldoutTicket.Arm.CONTROL).exists():
-        return []
-    metrics = [METRICS[k] for k in LIFT]
-    control = selectors.figures(replace(filters, arm="control"), user=request.user, metrics=metrics)
-    treated = selectors.figures(replace(filters, arm="treated"), user=request.user, metrics=metrics)
-    rows = []
-    for metric in metrics:
-        now, then = treated[metric.key], control[metric.key]
-        rows.append(
-            {
-                "metric": metric,
-                "treated": now,
-                "control": then,
-                "change": change_between(now.sample, then.sample, scale=now.display_scale),
-            }
-        )
-    return rows
 
 
 @require_GET
@@ -202,23 +178,12 @@ def operations_dashboard(request: HtmxHttpRequest) -> HttpResponse:
             filters, user=request.user, dimension="ticket_type_id", metrics=BY_TYPE, labels=types
         ),
         by_type_metrics=BY_TYPE,
-        sla_risk=_sla_risk(request),
+        sla_risk=selectors.sla_risk(user=request.user, now=timezone.now(), hours=SLA_RISK_HOURS),
         sla_risk_hours=SLA_RISK_HOURS,
         now=timezone.now(),
         trend=_trend(filters, request, TREND_OPERATIONS, found),
     )
     return _respond(request, "metrics/operations.html", context)
-
-
-def _sla_risk(request: HtmxHttpRequest) -> list[Ticket]:
-    """Open tickets whose resolution is due within a few hours or overdue, most urgent first."""
-    soon = timezone.now() + dt.timedelta(hours=SLA_RISK_HOURS)
-    return list(
-        tickets_visible_to(request.user)
-        .filter(status__in=Ticket.OPEN_STATUSES, sla_resolution_due_at__lte=soon)
-        .select_related("client", "assignee__user")
-        .order_by("sla_resolution_due_at")[:20]
-    )
 
 
 @require_GET
@@ -320,21 +285,11 @@ def baselines(request: HtmxHttpRequest) -> HttpResponse:
             "holdout_form": HoldoutForm(),
             "baselines": Baseline.objects.select_related("frozen_by__user").order_by("-frozen_at"),
             "holdout": holdout_running(),
-            "holdouts": _holdout_rows(),
+            "holdouts": holdout_summaries(),
             "is_manager": staff.role == StaffMember.Role.MANAGER,
         },
         status=400 if form.errors else 200,
     )
-
-
-def _holdout_rows() -> list[dict[str, Any]]:
-    from django.db.models import Count, Q
-
-    rows = Holdout.objects.annotate(
-        control=Count("tickets", filter=Q(tickets__arm=HoldoutTicket.Arm.CONTROL)),
-        treated=Count("tickets", filter=Q(tickets__arm=HoldoutTicket.Arm.TREATED)),
-    ).prefetch_related("ticket_types")
-    return [{"holdout": h, "control": h.control, "treated": h.treated} for h in rows[:10]]
 
 
 @require_POST

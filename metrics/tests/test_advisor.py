@@ -18,7 +18,7 @@ from metrics.advisor import advisor_report_generate, opportunities
 from metrics.facts import facts_refresh_all
 from metrics.hygiene import CHECKS_BY_KEY, hygiene_counts, hygiene_report_generate
 from metrics.payback import PaybackInputs, payback_project
-from tests.fixtures import World, make_ticket
+from tests.fixtures import World, make_staff, make_ticket
 from tickets.intake.inbox import inbox_process, inbox_store
 from tickets.models import (
     Asset,
@@ -197,7 +197,7 @@ def test_the_payback_form_projects_the_chosen_types(history: World) -> None:
             "ticket_types": [resets.id],
         },
     )
-    projected = response.context["projection"]["projected"]
+    projected = response.context["projection"].projected
     # 0.5 h/week × 52/12 = 2.17 h a month × 60 = 130.00 − 15 = 115.00; 240 / 115 = 2.1 months
     assert projected.gross_monthly == Decimal("130.00")
     assert projected.net_monthly == Decimal("115.00")
@@ -298,3 +298,12 @@ def test_the_hygiene_page_shows_the_trend_and_the_records_export(world: World) -
     assert rows[0] == ["record", "detail", "fix_at"]
     assert ["Also None (Acme Dental)", "no e-mail address"] in [r[:2] for r in rows]
     assert http.get(reverse("metrics_hygiene_records", args=["nope"])).status_code == 404
+
+
+def test_a_manager_of_some_clients_sees_only_their_clients_rows(history: World) -> None:
+    advisor_report_generate(today=TODAY)
+    scoped = make_staff("scoped", "manager", clients=[history.other_client])
+    http = history.login(scoped)
+    page = http.get(reverse("metrics_advisor"), {"client": history.client.id})
+    assert list(page.context["clients"]) == [history.other_client]
+    assert all(row["client_id"] is None for row in page.context["rows"])  # not Acme's rows
