@@ -20,6 +20,7 @@ from django.utils import timezone
 from automation.models import LlmCall
 from metrics.facts import facts_compute, facts_refresh_all
 from metrics.models import FactDirty, Holiday, Path, TicketFact
+from metrics.tests.timeline import event
 from tests.fixtures import make_staff
 from tickets.models import (
     Client,
@@ -78,29 +79,6 @@ def ticket_make(client: Client | None, opened_at: dt.datetime, **fields: Any) ->
     )
     event(ticket, Kind.CREATED, opened_at)
     return ticket
-
-
-def event(
-    ticket: Ticket,
-    kind: str,
-    occurred_at: dt.datetime,
-    *,
-    actor: str = Actor.SYSTEM,
-    staff: StaffMember | None = None,
-    old: str = "",
-    new: str = "",
-    data: dict[str, Any] | None = None,
-) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket,
-        kind=kind,
-        occurred_at=occurred_at,
-        actor_kind=actor,
-        actor_staff=staff,
-        old_value=old,
-        new_value=new,
-        data=data or {},
-    )
 
 
 def resolve(

@@ -63,6 +63,7 @@ from metrics.selectors import (
     trend,
 )
 from metrics.services import baseline_freeze
+from metrics.tests.timeline import event
 from tests.fixtures import World
 from tickets.models import (
     Client,
@@ -101,29 +102,6 @@ MON, TUE, WED, THU, FRI, SAT = range(6)
 
 
 # --- Building timelines -----------------------------------------------------------------------
-
-
-def event(
-    ticket: Ticket,
-    kind: str,
-    occurred_at: dt.datetime,
-    *,
-    actor: str = Actor.SYSTEM,
-    staff: StaffMember | None = None,
-    old: str = "",
-    new: str = "",
-    data: dict[str, Any] | None = None,
-) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket,
-        kind=kind,
-        occurred_at=occurred_at,
-        actor_kind=actor,
-        actor_staff=staff,
-        old_value=old,
-        new_value=new,
-        data=data or {},
-    )
 
 
 def ticket_make(
