@@ -82,6 +82,7 @@ class Simulator:
         self.log: list[tuple[str, str]] = []  # (method, path) of every request answered
         self.request_count = 0
         self._clock_offset = 0.0
+        self._frozen_at: dt.datetime | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -110,13 +111,17 @@ class Simulator:
 
     # time and faults -------------------------------------------------------------------
     def now(self) -> dt.datetime:
-        """The tenant's clock (a test may move it forward with `advance`)."""
-        return dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(
-            seconds=self._clock_offset
-        )
+        """The tenant's clock (a test may move it forward with `advance`, or `freeze` it)."""
+        wall = self._frozen_at or dt.datetime.now(dt.UTC).replace(microsecond=0)
+        return wall + dt.timedelta(seconds=self._clock_offset)
 
     def advance(self, seconds: float) -> None:
         self._clock_offset += seconds
+
+    def freeze(self) -> None:
+        """Stop the wall clock: only `advance` moves time, so a test that needs several
+        records on the same second gets them even when a second boundary passes meanwhile."""
+        self._frozen_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def fail(self, *faults: Fault) -> None:
         """Queue faults; each is used by the next request it matches."""

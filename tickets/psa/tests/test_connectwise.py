@@ -151,6 +151,7 @@ def _all_pages_from(api: ConnectWiseClient, cursor: str | None) -> list[dict[str
 def test_updated_since_includes_tickets_updated_exactly_at_the_watermark(
     sim: ConnectWiseSimulator, api: ConnectWiseClient
 ) -> None:
+    sim.freeze()  # the three tickets "at the mark" must share its second
     older = sim.create_ticket(summary="Older")
     sim.advance(10)
     watermark = sim.now()
