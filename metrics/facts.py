@@ -33,6 +33,7 @@ from django.utils import timezone
 from automation.models import LlmCall
 from governance.models import HoldoutTicket
 from metrics.calendar import BusinessCalendar, business_seconds, is_business_time
+from metrics.histogram import bucket_of
 from metrics.models import FactDirty, Holiday, Path, TicketFact
 from metrics.rollup import rollup_mark, rollup_rebuild, rollup_refresh_all
 from tickets.models import Client, CsatResponse, Ticket, TicketEvent, TimeEntry
@@ -211,6 +212,9 @@ def fact_derive(
     first_response_at = walk.first_response_at or (None if events else ticket.first_response_at)
     resolved = resolved_at is not None
     touchers = walk.touchers | extras.time_staff
+    response_seconds = _seconds(ticket.opened_at, first_response_at)
+    resolution_seconds = _seconds(ticket.opened_at, resolved_at)
+    business = business_seconds(calendar, ticket.opened_at, resolved_at) if resolved_at else None
     return TicketFact(
         ticket_id=ticket.id,
         client_id=ticket.client_id,
@@ -221,13 +225,14 @@ def fact_derive(
         priority=ticket.priority,
         opened_at=ticket.opened_at,
         first_response_at=first_response_at,
-        first_response_seconds=_seconds(ticket.opened_at, first_response_at),
+        first_response_seconds=response_seconds,
+        first_response_seconds_bucket=bucket_of(response_seconds),
         resolved_at=resolved_at,
         resolved_week=week_of(resolved_at) if resolved_at else None,
-        resolution_seconds=_seconds(ticket.opened_at, resolved_at),
-        resolution_business_seconds=(
-            business_seconds(calendar, ticket.opened_at, resolved_at) if resolved_at else None
-        ),
+        resolution_seconds=resolution_seconds,
+        resolution_seconds_bucket=bucket_of(resolution_seconds),
+        resolution_business_seconds=business,
+        resolution_business_seconds_bucket=bucket_of(business),
         path=_path(walk, extras) if resolved else "",
         reassignments=walk.reassignments,
         human_touchers=len(touchers),

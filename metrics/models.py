@@ -83,6 +83,11 @@ class TicketFact(models.Model):
     )
     resolution_seconds = models.PositiveIntegerField(null=True)
     resolution_business_seconds = models.PositiveIntegerField(null=True)
+    # Log-scale buckets of the three durations medians are taken over (metrics.histogram):
+    # the weekly histograms count them, and a median reads only its bucket's facts.
+    first_response_seconds_bucket = models.PositiveSmallIntegerField(null=True)
+    resolution_seconds_bucket = models.PositiveSmallIntegerField(null=True)
+    resolution_business_seconds_bucket = models.PositiveSmallIntegerField(null=True)
     path = models.CharField(max_length=16, choices=Path.choices, blank=True)
     reassignments = models.PositiveIntegerField(default=0)
     human_touchers = models.PositiveSmallIntegerField(default=0)
@@ -108,6 +113,20 @@ class TicketFact(models.Model):
             models.Index(fields=["ticket_type", "resolved_at"], name="fact_type_resolved_idx"),
             models.Index(fields=["opened_at"], name="fact_opened_idx"),
             models.Index(fields=["resolved_week", "client"], name="fact_week_client_idx"),
+            models.Index(fields=["queue", "resolved_at"], name="fact_queue_resolved_idx"),
+            models.Index(fields=["technician", "resolved_at"], name="fact_technician_resolved_idx"),
+            models.Index(
+                fields=["first_response_seconds_bucket", "resolved_at"],
+                name="fact_response_bucket_idx",
+            ),
+            models.Index(
+                fields=["resolution_seconds_bucket", "resolved_at"],
+                name="fact_resolution_bucket_idx",
+            ),
+            models.Index(
+                fields=["resolution_business_seconds_bucket", "resolved_at"],
+                name="fact_business_bucket_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -302,17 +321,23 @@ class PaybackPlan(models.Model):
 
 
 class FactWeek(models.Model):
-    """A weekly rollup of facts: for each week, client, contract, type, path and holdout arm,
-    the count, total and total of squares of every metric that is a mean or a rate (medians
-    are always computed from the facts). Maintained by `metrics.rollup` from the facts, slice
-    by slice (a week at a client), whenever facts change; pages read it for periods made of
-    whole weeks."""
+    """A weekly rollup of facts: the count, total and total of squares of every metric that is
+    a mean or a rate, per week and per combination of one grain's dimensions
+    (`metrics.rollup.GRAINS`: the finest is client, contract, type, path and holdout arm;
+    coarser ones answer wider questions from far fewer rows; dimensions outside a grain are
+    empty). Maintained by `metrics.rollup` from the facts whenever facts change; pages read
+    the coarsest grain that holds what they filter and group by."""
 
+    grain = models.PositiveSmallIntegerField(default=0)
     week = models.DateField()
     client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, related_name="+")
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, null=True, related_name="+")
     ticket_type = models.ForeignKey(
         TicketType, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, null=True, related_name="+")
+    technician = models.ForeignKey(
+        StaffMember, on_delete=models.CASCADE, null=True, related_name="+"
     )
     path = models.CharField(max_length=16, blank=True)
     holdout_arm = models.CharField(max_length=8, blank=True)
@@ -323,10 +348,39 @@ class FactWeek(models.Model):
     llm_cost = models.FloatField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["week", "client"], name="factweek_week_client_idx")]
+        indexes = [
+            models.Index(fields=["week", "client"], name="factweek_week_client_idx"),
+            models.Index(fields=["grain", "week"], name="factweek_grain_week_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Week of {self.week:%Y-%m-%d}: {self.tickets} tickets"
+
+
+class FactHistogram(models.Model):
+    """How many facts of a week fall in each log-scale bucket of a median metric's value
+    (`metrics.histogram`): for everything (grain 0), per path (grain 1) or per ticket type
+    (grain 2); the dimension outside the grain is empty. A median reads the bucket that holds
+    its middle rank from here and sorts only that bucket's facts: exact, without sorting a
+    year of tickets."""
+
+    grain = models.PositiveSmallIntegerField()
+    week = models.DateField()
+    metric = models.CharField(max_length=40)
+    path = models.CharField(max_length=16, blank=True)
+    ticket_type = models.ForeignKey(
+        TicketType, on_delete=models.CASCADE, null=True, related_name="+"
+    )
+    bucket = models.PositiveSmallIntegerField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["grain", "metric", "week"], name="facthistogram_grain_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} bucket {self.bucket}, week of {self.week:%Y-%m-%d}: {self.count}"
 
 
 def _add_metric_columns() -> None:
@@ -345,7 +399,8 @@ _add_metric_columns()
 
 
 class RollupDirty(models.Model):
-    """A week at a client whose rollup rows must be rebuilt from the facts (client 0: none)."""
+    """A week at a client whose finest rollup rows must be rebuilt from the facts (client 0:
+    none); client -1 marks the week's coarser grains and histograms."""
 
     week = models.DateField()
     client_key = models.BigIntegerField()
@@ -365,6 +420,7 @@ __all__ = [
     "BaselineValue",
     "CsatSurvey",
     "FactDirty",
+    "FactHistogram",
     "FactWeek",
     "Holiday",
     "HygieneReport",

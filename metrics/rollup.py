@@ -1,47 +1,102 @@
-"""The weekly rollup (`FactWeek`): every mean and rate metric pre-summed per week, client,
-contract, ticket type, path and holdout arm, so a year of figures is a sum over a few
-thousand rows instead of an aggregate over half a million facts.
+"""The weekly rollup (`FactWeek`) and the median histograms (`FactHistogram`).
 
-It stays exact as facts change: writing a ticket's facts marks the (week, client) slices its
-old and new facts count in (`RollupDirty`, in the same transaction), and `rollup_refresh`
-rebuilds each marked slice from the facts — claimed with SKIP LOCKED and unmarked in the
-transaction that rewrites it, the same pattern as the facts themselves, so a change made
-meanwhile marks the slice again and nothing is lost.
+Every mean and rate metric is pre-summed per week at several grains, so a year of figures is
+a sum over a few hundred rows instead of an aggregate over half a million facts:
+
+- the finest grain: client, contract, ticket type, path and holdout arm;
+- coarser ones for the questions pages ask most: path and arm (the whole desk), type by
+  path and arm, client by contract (margins), and queue or technician by type, path and arm.
+
+A reader takes the coarsest grain that holds every dimension it filters or groups by
+(`grain_for`). The histograms count, per week, the facts in each log-scale bucket of every
+median metric (see `metrics.histogram`).
+
+Both stay exact as facts change: writing a ticket's facts marks the (week, client) slices its
+old and new facts count in and the weeks themselves (`RollupDirty`, in the same transaction;
+client -1 marks a week's coarser grains and histograms), and `rollup_refresh` rebuilds each
+marked slice or week from the facts with one INSERT … SELECT per grain — claimed with SKIP
+LOCKED and unmarked in the transaction that rewrites it, the same pattern as the facts
+themselves, so a change made meanwhile marks it again and nothing is lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce
 
 from metrics.definitions import CATALOGUE
-from metrics.models import FactWeek, RollupDirty, TicketFact
+from metrics.histogram import HISTOGRAM_GRAINS, bucket_field
+from metrics.models import FactHistogram, FactWeek, RollupDirty, TicketFact
 
-KEYS = ("resolved_week", "client_id", "contract_id", "ticket_type_id", "path", "holdout_arm")
 SUMMED = [metric for metric in CATALOGUE if metric.kind != "median"]
+MEDIANS = [metric for metric in CATALOGUE if metric.kind == "median"]
 NO_CLIENT = 0
+WEEK_MARK = -1
+# FactWeek's dimension columns; a grain fills some, the rest stay empty.
+DIMENSIONS = (
+    "client_id",
+    "contract_id",
+    "ticket_type_id",
+    "queue_id",
+    "technician_id",
+    "path",
+    "holdout_arm",
+)
+TEXT_DIMENSIONS = ("path", "holdout_arm")
+
+
+@dataclass(frozen=True)
+class Grain:
+    code: int
+    dimensions: tuple[str, ...]
+
+
+FINE = Grain(0, ("client_id", "contract_id", "ticket_type_id", "path", "holdout_arm"))
+# Coarsest first: a reader takes the first that holds what it needs.
+GRAINS = (
+    Grain(1, ("path", "holdout_arm")),
+    Grain(3, ("client_id", "contract_id")),
+    Grain(2, ("ticket_type_id", "path", "holdout_arm")),
+    Grain(4, ("queue_id", "ticket_type_id", "path", "holdout_arm")),
+    Grain(5, ("technician_id", "ticket_type_id", "path", "holdout_arm")),
+    FINE,
+)
+COARSE = tuple(grain for grain in GRAINS if grain is not FINE)
+
+
+def grain_for(dimensions: Iterable[str]) -> Grain | None:
+    """The coarsest grain holding every one of these fact columns; None when none does."""
+    needed = set(dimensions)
+    for grain in GRAINS:
+        if needed <= set(grain.dimensions):
+            return grain
+    return None
 
 
 def rollup_mark(slices: Iterable[tuple[dt.date, int | None]]) -> None:
-    """Mark (week, client) slices for rebuilding (inside the caller's transaction)."""
-    rows = [RollupDirty(week=week, client_key=client or NO_CLIENT) for week, client in slices]
+    """Mark (week, client) slices, and their weeks' coarser grains, for rebuilding (inside the
+    caller's transaction)."""
+    marks = {(week, client or NO_CLIENT) for week, client in slices}
+    marks |= {(week, WEEK_MARK) for week, _client in marks}
+    rows = [RollupDirty(week=week, client_key=client) for week, client in sorted(marks)]
     if rows:
         RollupDirty.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def _sums() -> dict[str, Any]:
-    """The aggregate expressions over facts that make one rollup row."""
+    """FactWeek's summed columns, each with its aggregate over facts."""
     out: dict[str, Any] = {
         "tickets": Count("pk"),
-        "minutes": Coalesce(Sum("technician_minutes"), 0),
-        "billable": Coalesce(Sum("billable_minutes"), 0),
-        "labour": Coalesce(Sum(Cast("labour_cost", FloatField())), 0.0),
-        "llm": Coalesce(Sum(Cast("llm_cost", FloatField())), 0.0),
+        "technician_minutes": Coalesce(Sum("technician_minutes"), 0),
+        "billable_minutes": Coalesce(Sum("billable_minutes"), 0),
+        "labour_cost": Coalesce(Sum(Cast("labour_cost", FloatField())), 0.0),
+        "llm_cost": Coalesce(Sum(Cast("llm_cost", FloatField())), 0.0),
     }
     for metric in SUMMED:
         where = metric.population
@@ -56,30 +111,58 @@ def _sums() -> dict[str, Any]:
     return out
 
 
-def _rows(facts: QuerySet[TicketFact]) -> list[FactWeek]:
-    grouped = facts.filter(resolved_week__isnull=False).values(*KEYS).annotate(**_sums())
-    rows = []
-    for row in grouped.order_by():
-        week = FactWeek(
-            week=row["resolved_week"],
-            client_id=row["client_id"],
-            contract_id=row["contract_id"],
-            ticket_type_id=row["ticket_type_id"],
-            path=row["path"],
-            holdout_arm=row["holdout_arm"],
-            tickets=row["tickets"],
-            technician_minutes=row["minutes"],
-            billable_minutes=row["billable"],
-            labour_cost=row["labour"],
-            llm_cost=row["llm"],
+def _insert_select(table: str, constants: dict[str, Any], select: QuerySet[Any]) -> None:
+    """INSERT INTO table (constants…, the select's columns…) SELECT …: the rows are summed
+    and written by the database, never fetched. The select's columns come in order: its
+    values() fields, then its annotations, each named after its target column."""
+    sql, params = select.query.sql_with_params()
+    names = [*select.query.values_select, *select.query.annotation_select]
+    columns = [*constants, *(_column(name) for name in names)]
+    quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
+    holders = ", ".join(["%s"] * len(constants))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({quoted}) "  # noqa: S608 — names from our models
+            f"SELECT {holders}{', ' if holders else ''}q.* FROM ({sql}) q",
+            [*constants.values(), *params],
         )
-        for metric in SUMMED:
-            for part in ("n", "total", "squares"):
-                name = f"{metric.key}_{part}"
-                if name in row:
-                    setattr(week, name, row[name] or 0)
-        rows.append(week)
-    return rows
+
+
+def _column(name: str) -> str:
+    """A select's name for its target column (annotations cannot reuse a field's name)."""
+    if name.endswith("_bucket"):
+        return "bucket"
+    return {"resolved_week": "week"}.get(name, name.removeprefix("sum_"))
+
+
+def _write_grain(grain: Grain, facts: QuerySet[TicketFact]) -> None:
+    constants: dict[str, Any] = {"grain": grain.code}
+    constants |= {name: "" for name in TEXT_DIMENSIONS if name not in grain.dimensions}
+    constants |= {f"{metric.key}_squares": 0 for metric in SUMMED if metric.is_rate}
+    select = (
+        facts.filter(resolved_week__isnull=False)
+        .values("resolved_week", *grain.dimensions)
+        .annotate(**{f"sum_{column}": value for column, value in _sums().items()})
+        .order_by()
+    )
+    _insert_select(FactWeek._meta.db_table, constants, select)
+
+
+def _write_histograms(facts: QuerySet[TicketFact]) -> None:
+    for metric in MEDIANS:
+        field = bucket_field(metric)
+        for code, column in HISTOGRAM_GRAINS:
+            constants: dict[str, Any] = {"grain": code, "metric": metric.key}
+            if column != "path":
+                constants["path"] = ""
+            select = (
+                facts.filter(metric.population, resolved_week__isnull=False)
+                .filter(**{f"{field}__isnull": False})
+                .values("resolved_week", *([column] if column else []), field)
+                .annotate(sum_count=Count("pk"))
+                .order_by()
+            )
+            _insert_select(FactHistogram._meta.db_table, constants, select)
 
 
 def _in_slices(slices: set[tuple[dt.date, int]], week_field: str) -> Q:
@@ -99,18 +182,25 @@ def _by_client(slices: set[tuple[dt.date, int]]) -> dict[int, set[dt.date]]:
 
 
 def rollup_refresh(*, limit: int = 200) -> int:
-    """Rebuild up to `limit` marked slices from the facts; returns how many."""
+    """Rebuild up to `limit` marked slices or weeks from the facts; returns how many."""
     with transaction.atomic():
         claimed = RollupDirty.objects.select_for_update(skip_locked=True).order_by("id")
         marks = list(claimed.values_list("id", "week", "client_key")[:limit])
         if not marks:
             return 0
         RollupDirty.objects.filter(id__in=[m[0] for m in marks]).delete()
-        slices = {(week, client) for _id, week, client in marks}
-        FactWeek.objects.filter(_in_slices(slices, "week")).delete()
-        FactWeek.objects.bulk_create(
-            _rows(TicketFact.objects.filter(_in_slices(slices, "resolved_week")))
-        )
+        slices = {(week, client) for _id, week, client in marks if client != WEEK_MARK}
+        weeks = {week for _id, week, client in marks if client == WEEK_MARK}
+        if slices:
+            FactWeek.objects.filter(Q(grain=FINE.code) & _in_slices(slices, "week")).delete()
+            _write_grain(FINE, TicketFact.objects.filter(_in_slices(slices, "resolved_week")))
+        if weeks:
+            FactWeek.objects.filter(week__in=weeks).exclude(grain=FINE.code).delete()
+            FactHistogram.objects.filter(week__in=weeks).delete()
+            facts = TicketFact.objects.filter(resolved_week__in=weeks)
+            for grain in COARSE:
+                _write_grain(grain, facts)
+            _write_histograms(facts)
     return len(marks)
 
 
@@ -122,10 +212,14 @@ def rollup_refresh_all() -> int:
 
 
 def rollup_rebuild() -> int:
-    """Rebuild the whole rollup from the facts (after `facts_rebuild`)."""
+    """Rebuild every grain and histogram from the facts (after `facts_rebuild`); returns
+    how many rollup rows were written."""
     with transaction.atomic():
         RollupDirty.objects.all().delete()
         FactWeek.objects.all().delete()
-        rows = _rows(TicketFact.objects.all())
-        FactWeek.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+        FactHistogram.objects.all().delete()
+        facts = TicketFact.objects.all()
+        for grain in GRAINS:
+            _write_grain(grain, facts)
+        _write_histograms(facts)
+    return FactWeek.objects.count()

@@ -25,7 +25,10 @@ from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from metrics.definitions import CATALOGUE, METRICS, Metric
-from metrics.models import Baseline, BaselineValue, FactWeek, Path, TicketFact
+from metrics.histogram import grain_for as histogram_grain_for
+from metrics.histogram import medians_from_histograms
+from metrics.models import Baseline, BaselineValue, FactHistogram, FactWeek, Path, TicketFact
+from metrics.rollup import Grain, grain_for
 from metrics.stats import Change, Sample, change_between
 from tickets.models import Contract, Ticket
 from tickets.selectors import (
@@ -37,7 +40,6 @@ from tickets.selectors import (
 
 AUTOMATED = (Path.AGENT, Path.AGENT_APPROVAL)
 WEEK = dt.timedelta(weeks=1)
-ROLLUP_DIMENSIONS = ("path", "ticket_type_id", "client_id", "contract_id", "holdout_arm")
 HANDLING_LOOKBACK = dt.timedelta(weeks=13)
 DAYS_PER_MONTH = Decimal("30.4375")
 
@@ -114,11 +116,35 @@ def facts_in(filters: FactFilter, *, user: UserLike | None) -> QuerySet[TicketFa
     return facts if user is None else in_client_scope(facts, user=user, client_field="client_id")
 
 
-def uses_rollup(filters: FactFilter) -> bool:
+def _scoped(user: UserLike | None) -> bool:
+    """Whether the user sees only some clients (their figures need the client dimension)."""
+    return user is not None and client_ids_visible_to(user) is not None
+
+
+def _needed(filters: FactFilter, user: UserLike | None, *extra: str | None) -> set[str]:
+    """The fact columns a figure filters or groups by."""
+    needed = set(filters.dimensions()) | {name for name in extra if name}
+    return needed | {"client_id"} if _scoped(user) else needed
+
+
+def _q_fields(where: Q | None) -> set[str]:
+    """The fact columns a Q object looks at (`ticket_type__isnull` → ticket_type_id)."""
+    found: set[str] = set()
+    for child in where.children if where is not None else []:
+        if isinstance(child, Q):
+            found |= _q_fields(child)
+        else:
+            lookup: str = child[0]  # type: ignore[index]
+            name = lookup.split("__")[0]
+            found.add(name if name in ("path", "holdout_arm") else f"{name.removesuffix('_id')}_id")
+    return found
+
+
+def uses_rollup(filters: FactFilter, *, user: UserLike | None = None) -> bool:
     """Whether the weekly rollup holds exactly the filter's tickets: whole weeks (the current
-    week counts whole: nothing is resolved in the future), and no queue or technician filter
-    (the rollup is kept per client, contract, type, path and holdout arm)."""
-    if filters.queue_id or filters.technician_id or filters.start.weekday() != 0:
+    week counts whole: nothing is resolved in the future), and a grain that keeps every
+    dimension it filters by."""
+    if grain_for(_needed(filters, user)) is None or filters.start.weekday() != 0:
         return False
     return filters.end.weekday() == 0 or filters.end > timezone.localdate()
 
@@ -130,8 +156,6 @@ def _monday(day: dt.date) -> dt.date:
 def parts(filters: FactFilter) -> tuple[FactFilter | None, list[FactFilter]]:
     """The filter as whole weeks the rollup answers, and the days around them the facts do:
     a year from a Wednesday is 51 rollup weeks and a few days at each end."""
-    if filters.queue_id or filters.technician_id:
-        return None, [filters]
     first = filters.start if filters.start.weekday() == 0 else _monday(filters.start) + WEEK
     today = timezone.localdate()
     # Nothing is resolved in the future, so the current week counts whole.
@@ -153,13 +177,13 @@ def _combined(
     daily: dict[str, Any],
     where: Q | None = None,
 ) -> dict[Any, dict[str, float]]:
-    """Sums per `group` value (None: one row) over the rollup's weeks and the facts' days."""
-    weeks, days = (
-        parts(filters) if group is None or group in ROLLUP_DIMENSIONS else (None, [filters])
-    )
+    """Sums per `group` value (None: one row) over the rollup's weeks — from the coarsest
+    grain holding every dimension involved — and the facts' days."""
+    grain = grain_for(_needed(filters, user, group) | _q_fields(where))
+    weeks, days = parts(filters) if grain is not None else (None, [filters])
     sources: list[tuple[QuerySet[Any], dict[str, Any]]] = []
-    if weeks is not None:
-        sources.append((weeks_in(weeks, user=user), weekly))
+    if weeks is not None and grain is not None:
+        sources.append((weeks_in(weeks, user=user, grain=grain), weekly))
     sources += [(facts_in(part, user=user), daily) for part in days]
     out: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for queryset, sums in sources:
@@ -177,12 +201,40 @@ def _combined(
     return out
 
 
-def weeks_in(filters: FactFilter, *, user: UserLike | None) -> QuerySet[FactWeek]:
-    """Rollup rows of the filter's weeks (see `uses_rollup`), within the user's clients."""
-    lookups = {"client_id": "client_id", "ticket_type_id": "ticket_type_id"}
-    dims = {lookups.get(k, k): v for k, v in filters.dimensions().items()}
-    rows = FactWeek.objects.filter(week__gte=filters.start, week__lt=filters.end, **dims)
+def weeks_in(filters: FactFilter, *, user: UserLike | None, grain: Grain) -> QuerySet[FactWeek]:
+    """Rollup rows of one grain for the filter's weeks, within the user's clients."""
+    rows = FactWeek.objects.filter(
+        grain=grain.code, week__gte=filters.start, week__lt=filters.end, **filters.dimensions()
+    )
     return rows if user is None else in_client_scope(rows, user=user, client_field="client_id")
+
+
+def _medians(
+    filters: FactFilter, *, user: UserLike | None, metrics: Sequence[Metric], group: str | None
+) -> dict[Any, dict[str, Any]]:
+    """Medians (and their sample sizes) per `group` value, exact: from the weekly histograms
+    and the located buckets' facts when a histogram grain holds the filter, else sorted over
+    the filter's facts (a client, queue or technician narrows them already)."""
+    weeks, days = parts(filters)
+    grain = histogram_grain_for(_needed(filters, user, group))
+    if weeks is None or grain is None:
+        facts = facts_in(filters, user=user)
+        aggregates = _aggregates(metrics)
+        if group:
+            rows = facts.values(group).annotate(**aggregates).order_by()
+            return {row[group]: row for row in rows}
+        return {None: facts.aggregate(**aggregates)}
+    code, _column = grain
+    weekly = FactHistogram.objects.filter(
+        grain=code, week__gte=weeks.start, week__lt=weeks.end, **filters.dimensions()
+    )
+    return medians_from_histograms(
+        metrics=metrics,
+        weekly=weekly,
+        daily=[facts_in(part, user=None) for part in days],
+        facts=facts_in(filters, user=None),
+        column=group,
+    )
 
 
 def _rollup_sums(metrics: Iterable[Metric]) -> dict[str, Aggregate]:
@@ -299,7 +351,7 @@ def figures(
         )
         row.update(sums.get(None, {}))
     if medians:
-        row.update(facts_in(filters, user=user).aggregate(**_aggregates(medians)))
+        row.update(_medians(filters, user=user, metrics=medians, group=None).get(None, {}))
     found = {metric.key: _figure(metric, row) for metric in metrics}
     if baseline is None or not filters.has_baseline_cell:
         return found
@@ -377,13 +429,7 @@ def figures_by(
     )
     rows: list[dict[str, Any]] = [{dimension: key, **sums} for key, sums in grouped.items()]
     if medians:
-        extra = (
-            facts_in(filters, user=user)
-            .values(dimension)
-            .annotate(**_aggregates(medians))
-            .order_by()
-        )
-        by_key = {row[dimension]: row for row in extra}
+        by_key = _medians(filters, user=user, metrics=medians, group=dimension)
         for row in rows:
             row.update(by_key.get(row[dimension], {}))
     rows.sort(key=lambda row: -row["total_tickets"])
@@ -415,8 +461,11 @@ def trend(
     span = replace(filters, start=start, end=monday + dt.timedelta(days=7))
     summed, medians = _split(metrics)
     rows: Iterable[Any]
-    if uses_rollup(span) and not medians:
-        rows = weeks_in(span, user=user).values("week").annotate(**_rollup_sums(summed))
+    grain = grain_for(_needed(span, user))
+    if grain is not None and uses_rollup(span, user=user) and not medians:
+        rows = (
+            weeks_in(span, user=user, grain=grain).values("week").annotate(**_rollup_sums(summed))
+        )
     else:
         rows = (
             facts_in(span, user=user)

@@ -1,0 +1,163 @@
+"""Exact medians over long periods without sorting every ticket.
+
+Each fact carries, for every duration a median is taken over, a log-scale bucket
+(`bucket_of`: 16 buckets per doubling, so a bucket spans at most 1/16 of its values). The
+weekly histograms (`FactHistogram`, kept by `metrics.rollup` beside the weekly sums) count
+the facts per week and bucket — for everything, per path and per ticket type. A median over a
+year then:
+
+1. adds up the year's bucket counts (a few thousand histogram rows, plus the facts of the days
+   around whole weeks),
+2. finds the bucket that holds the middle rank (or the two middle ranks), and
+3. sorts only that bucket's facts of the period — a few percent of them — to read the value
+   at the rank within the bucket.
+
+The answer is the same number percentile_cont(0.5) gives over every fact of the period:
+buckets never overlap (`bucket_of` never decreases as the value grows), so every value in a
+lower bucket ranks below every value in a higher one. Filters the histograms do not hold (a
+client, queue or technician, a holdout arm, a user who sees only some clients) are answered
+from the facts directly, where the filter already narrows them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from metrics.definitions import Metric
+
+SUB_BITS = 4
+SMALL = 1 << SUB_BITS
+
+# (grain code, the fact column it is kept per, None for everything)
+HISTOGRAM_GRAINS: tuple[tuple[int, str | None], ...] = (
+    (0, None),
+    (1, "path"),
+    (2, "ticket_type_id"),
+)
+
+
+def bucket_of(value: int | None) -> int | None:
+    """The bucket of a duration in seconds: the value itself below 16, then 16 buckets per
+    doubling (the leading bit's position and the next four bits). Integer arithmetic only,
+    and never decreasing as the value grows."""
+    if value is None:
+        return None
+    if value < SMALL:
+        return max(value, 0)
+    exponent = value.bit_length() - 1
+    mantissa = (value >> (exponent - SUB_BITS)) & (SMALL - 1)
+    return SMALL + (exponent - SUB_BITS) * SMALL + mantissa
+
+
+def bucket_field(metric: Metric) -> str:
+    assert metric.field is not None, metric.key
+    return f"{metric.field}_bucket"
+
+
+def grain_for(dimensions: set[str]) -> tuple[int, str | None] | None:
+    """The histogram grain that holds exactly these fact dimensions (filters and grouping),
+    or None when the histograms cannot answer."""
+    for code, column in HISTOGRAM_GRAINS:
+        if dimensions <= ({column} if column else set()):
+            return code, column
+    return None
+
+
+def _middle_ranks(count: int) -> tuple[int, ...]:
+    """The 1-based ranks percentile_cont(0.5) interpolates between."""
+    if count == 0:
+        return ()
+    if count % 2:
+        return ((count + 1) // 2,)
+    return (count // 2, count // 2 + 1)
+
+
+def _locate(counts: dict[int, int], rank: int) -> tuple[int, int]:
+    """(the bucket holding `rank`, how many values rank below that bucket)."""
+    below = 0
+    for bucket in sorted(counts):
+        if below + counts[bucket] >= rank:
+            return bucket, below
+        below += counts[bucket]
+    raise ValueError(f"rank {rank} beyond {below} values")
+
+
+def medians_from_histograms(
+    *,
+    metrics: Sequence[Metric],
+    weekly: Any,
+    daily: Sequence[Any],
+    facts: Any,
+    column: str | None,
+) -> dict[Any, dict[str, Any]]:
+    """Each metric's median and sample size per value of `column` (None: one group, keyed
+    None), as `{key}__median` and `{key}__n` — exactly what percentile_cont and a count over
+    `facts` give.
+
+    `weekly`: the histogram rows of the period's whole weeks, narrowed to the grain and the
+    filter; `daily`: the facts of the days around them; `facts`: the facts of the whole
+    period (only the located buckets are read from it)."""
+    out: dict[Any, dict[str, Any]] = defaultdict(dict)
+    for metric in metrics:
+        field = bucket_field(metric)
+        counts: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        group = [column] if column else []
+        for row in (
+            weekly.filter(metric=metric.key)
+            .values(*group, "bucket")
+            .annotate(n=Sum("count"))
+            .order_by()
+        ):
+            counts[row[column] if column else None][row["bucket"]] += row["n"]
+        for days in daily:
+            rows = (
+                days.filter(metric.population, **{f"{field}__isnull": False})
+                .values(*group, field)
+                .annotate(n=Count("pk"))
+                .order_by()
+            )
+            for row in rows:
+                counts[row[column] if column else None][row[field]] += row["n"]
+        # The buckets the middle ranks fall in, per group; then only their facts are read.
+        located: dict[Any, list[tuple[int, int]]] = {
+            key: [_locate(buckets, rank) for rank in _middle_ranks(sum(buckets.values()))]
+            for key, buckets in counts.items()
+        }
+        pairs = {(key, bucket) for key, found in located.items() for bucket, _below in found}
+        values = _bucket_values(facts, metric, field, column, pairs)
+        for key, found in located.items():
+            ranks = _middle_ranks(sum(counts[key].values()))
+            picked = [
+                values[(key, bucket)][rank - below - 1]
+                for rank, (bucket, below) in zip(ranks, found, strict=True)
+            ]
+            out[key][f"{metric.key}__n"] = sum(counts[key].values())
+            out[key][f"{metric.key}__median"] = (
+                None if not picked else picked[0] + (picked[-1] - picked[0]) * 0.5
+            )
+    return out
+
+
+def _bucket_values(
+    facts: Any, metric: Metric, field: str, column: str | None, pairs: set[tuple[Any, int]]
+) -> dict[tuple[Any, int], list[int]]:
+    """The sorted values of the period's facts in each (group, bucket) pair."""
+    if not pairs:
+        return {}
+    where = Q(pk__in=[])
+    for key, bucket in pairs:
+        where |= Q(**{field: bucket, **({column: key} if column else {})})
+    assert metric.field is not None
+    rows = facts.filter(metric.population).filter(where)
+    found: dict[tuple[Any, int], list[int]] = defaultdict(list)
+    columns = [column, field, metric.field] if column else [field, metric.field]
+    for row in rows.values_list(*columns).order_by():
+        key, bucket, value = row if column else (None, *row)
+        found[(key, bucket)].append(value)
+    for ordered in found.values():
+        ordered.sort()
+    return found
