@@ -32,11 +32,12 @@ from metrics.definitions import Metric
 SUB_BITS = 4
 SMALL = 1 << SUB_BITS
 
-# (grain code, the fact column it is kept per, None for everything)
-HISTOGRAM_GRAINS: tuple[tuple[int, str | None], ...] = (
-    (0, None),
-    (1, "path"),
-    (2, "ticket_type_id"),
+# (grain code, the fact columns it is kept per), smallest first.
+HISTOGRAM_GRAINS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (0, ()),
+    (1, ("path",)),
+    (2, ("ticket_type_id",)),
+    (3, ("ticket_type_id", "path")),
 )
 
 
@@ -58,12 +59,12 @@ def bucket_field(metric: Metric) -> str:
     return f"{metric.field}_bucket"
 
 
-def grain_for(dimensions: set[str]) -> tuple[int, str | None] | None:
-    """The histogram grain that holds exactly these fact dimensions (filters and grouping),
-    or None when the histograms cannot answer."""
-    for code, column in HISTOGRAM_GRAINS:
-        if dimensions <= ({column} if column else set()):
-            return code, column
+def grain_for(dimensions: set[str]) -> int | None:
+    """The smallest histogram grain holding these fact dimensions (filters and grouping), or
+    None when the histograms cannot answer."""
+    for code, columns in HISTOGRAM_GRAINS:
+        if dimensions <= set(columns):
+            return code
     return None
 
 

@@ -151,14 +151,14 @@ def _write_grain(grain: Grain, facts: QuerySet[TicketFact]) -> None:
 def _write_histograms(facts: QuerySet[TicketFact]) -> None:
     for metric in MEDIANS:
         field = bucket_field(metric)
-        for code, column in HISTOGRAM_GRAINS:
+        for code, columns in HISTOGRAM_GRAINS:
             constants: dict[str, Any] = {"grain": code, "metric": metric.key}
-            if column != "path":
+            if "path" not in columns:
                 constants["path"] = ""
             select = (
                 facts.filter(metric.population, resolved_week__isnull=False)
                 .filter(**{f"{field}__isnull": False})
-                .values("resolved_week", *([column] if column else []), field)
+                .values("resolved_week", *columns, field)
                 .annotate(sum_count=Count("pk"))
                 .order_by()
             )

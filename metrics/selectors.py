@@ -224,9 +224,8 @@ def _medians(
             rows = facts.values(group).annotate(**aggregates).order_by()
             return {row[group]: row for row in rows}
         return {None: facts.aggregate(**aggregates)}
-    code, _column = grain
     weekly = FactHistogram.objects.filter(
-        grain=code, week__gte=weeks.start, week__lt=weeks.end, **filters.dimensions()
+        grain=grain, week__gte=weeks.start, week__lt=weeks.end, **filters.dimensions()
     )
     return medians_from_histograms(
         metrics=metrics,
