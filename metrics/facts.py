@@ -229,6 +229,7 @@ def fact_derive(
         first_response_seconds_bucket=bucket_of(response_seconds),
         resolved_at=resolved_at,
         resolved_week=week_of(resolved_at) if resolved_at else None,
+        resolved_on=timezone.localtime(resolved_at).date() if resolved_at else None,
         resolution_seconds=resolution_seconds,
         resolution_seconds_bucket=bucket_of(resolution_seconds),
         resolution_business_seconds=business,

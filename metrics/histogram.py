@@ -25,7 +25,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Count, Q, Sum
+from django.db.models import F, Q, Sum, Window
+from django.db.models.functions import RowNumber
 
 from metrics.definitions import Metric
 
@@ -90,8 +91,7 @@ def _locate(counts: dict[int, int], rank: int) -> tuple[int, int]:
 def medians_from_histograms(
     *,
     metrics: Sequence[Metric],
-    weekly: Any,
-    daily: Sequence[Any],
+    counts: Any,
     facts: Any,
     column: str | None,
 ) -> dict[Any, dict[str, Any]]:
@@ -99,66 +99,74 @@ def medians_from_histograms(
     None), as `{key}__median` and `{key}__n` — exactly what percentile_cont and a count over
     `facts` give.
 
-    `weekly`: the histogram rows of the period's whole weeks, narrowed to the grain and the
-    filter; `daily`: the facts of the days around them; `facts`: the facts of the whole
-    period (only the located buckets are read from it)."""
+    `counts`: the histogram rows covering the period (whole weeks and days), narrowed to the
+    grain and the filter; `facts`: the facts of the period (only the located buckets' are
+    read)."""
     out: dict[Any, dict[str, Any]] = defaultdict(dict)
+    group = [column] if column else []
+    buckets_of: dict[tuple[str, Any], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    rows = (
+        counts.filter(metric__in=[metric.key for metric in metrics])
+        .values("metric", *group, "bucket")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    for row in rows:
+        buckets_of[(row["metric"], row[column] if column else None)][row["bucket"]] += row["n"]
     for metric in metrics:
-        field = bucket_field(metric)
-        counts: dict[Any, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        group = [column] if column else []
-        for row in (
-            weekly.filter(metric=metric.key)
-            .values(*group, "bucket")
-            .annotate(n=Sum("count"))
-            .order_by()
-        ):
-            counts[row[column] if column else None][row["bucket"]] += row["n"]
-        for days in daily:
-            rows = (
-                days.filter(metric.population, **{f"{field}__isnull": False})
-                .values(*group, field)
-                .annotate(n=Count("pk"))
-                .order_by()
-            )
-            for row in rows:
-                counts[row[column] if column else None][row[field]] += row["n"]
         # The buckets the middle ranks fall in, per group; then only their facts are read.
         located: dict[Any, list[tuple[int, int]]] = {
             key: [_locate(buckets, rank) for rank in _middle_ranks(sum(buckets.values()))]
-            for key, buckets in counts.items()
+            for (name, key), buckets in buckets_of.items()
+            if name == metric.key
         }
-        pairs = {(key, bucket) for key, found in located.items() for bucket, _below in found}
-        values = _bucket_values(facts, metric, field, column, pairs)
+        wanted = {
+            (key, bucket, rank - below)
+            for key, found in located.items()
+            for rank, (bucket, below) in zip(
+                _middle_ranks(sum(buckets_of[(metric.key, key)].values())), found, strict=True
+            )
+        }
+        values = _ranked_values(facts, metric, column, wanted)
         for key, found in located.items():
-            ranks = _middle_ranks(sum(counts[key].values()))
+            total = sum(buckets_of[(metric.key, key)].values())
             picked = [
-                values[(key, bucket)][rank - below - 1]
-                for rank, (bucket, below) in zip(ranks, found, strict=True)
+                values[(key, bucket, rank - below)]
+                for rank, (bucket, below) in zip(_middle_ranks(total), found, strict=True)
             ]
-            out[key][f"{metric.key}__n"] = sum(counts[key].values())
+            out[key][f"{metric.key}__n"] = total
             out[key][f"{metric.key}__median"] = (
                 None if not picked else picked[0] + (picked[-1] - picked[0]) * 0.5
             )
     return out
 
 
-def _bucket_values(
-    facts: Any, metric: Metric, field: str, column: str | None, pairs: set[tuple[Any, int]]
-) -> dict[tuple[Any, int], list[int]]:
-    """The sorted values of the period's facts in each (group, bucket) pair."""
-    if not pairs:
+def _ranked_values(
+    facts: Any, metric: Metric, column: str | None, wanted: set[tuple[Any, int, int]]
+) -> dict[tuple[Any, int, int], int]:
+    """The values at these (group, bucket, rank within the bucket) places among the period's
+    facts: the database sorts each located bucket (from the (bucket, resolved at) index
+    alone on PostgreSQL) and returns only the ranked rows."""
+    if not wanted:
         return {}
-    where = Q(pk__in=[])
-    for key, bucket in pairs:
-        where |= Q(**{field: bucket, **({column: key} if column else {})})
+    field = bucket_field(metric)
     assert metric.field is not None
-    rows = facts.filter(metric.population).filter(where)
-    found: dict[tuple[Any, int], list[int]] = defaultdict(list)
-    columns = [column, field, metric.field] if column else [field, metric.field]
-    for row in rows.values_list(*columns).order_by():
-        key, bucket, value = row if column else (None, *row)
-        found[(key, bucket)].append(value)
-    for ordered in found.values():
-        ordered.sort()
+    buckets = sorted({bucket for _key, bucket, _rank in wanted})
+    where = Q(**{f"{field}__in": buckets})
+    if column:
+        keys = {key for key, _bucket, _rank in wanted}
+        known = Q(**{f"{column}__in": [key for key in keys if key is not None]})
+        where &= known | Q(**{f"{column}__isnull": True}) if None in keys else known
+    partition = [F(field), *([F(column)] if column else [])]
+    ranked = (
+        facts.filter(metric.population)
+        .filter(where)
+        .annotate(place=Window(RowNumber(), partition_by=partition, order_by=F(metric.field).asc()))
+        .filter(place__in=sorted({rank for _key, _bucket, rank in wanted}))
+    )
+    found: dict[tuple[Any, int, int], int] = {}
+    columns = [column, field, "place", metric.field] if column else [field, "place", metric.field]
+    for row in ranked.values_list(*columns).order_by():
+        key, bucket, place, value = row if column else (None, *row)
+        found[(key, bucket, place)] = value
     return found

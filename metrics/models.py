@@ -91,6 +91,7 @@ class TicketFact(models.Model):
     resolved_week = models.DateField(
         null=True, help_text="Monday of the first resolution's week (TIME_ZONE)."
     )
+    resolved_on = models.DateField(null=True, help_text="The first resolution's date (TIME_ZONE).")
     resolution_seconds = models.PositiveIntegerField(null=True)
     resolution_business_seconds = models.PositiveIntegerField(null=True)
     # Log-scale buckets of the three durations medians are taken over (metrics.histogram):
@@ -343,11 +344,14 @@ class FactWeek(models.Model):
     a mean or a rate, per week and per combination of one grain's dimensions
     (`metrics.rollup.GRAINS`: the finest is client, contract, type, path and holdout arm;
     coarser ones answer wider questions from far fewer rows; dimensions outside a grain are
-    empty). Maintained by `metrics.rollup` from the facts whenever facts change; pages read
-    the coarsest grain that holds what they filter and group by."""
+    empty). The coarser grains also keep one row set per day (grain + 100), for the days a
+    period has around its whole weeks. Maintained by `metrics.rollup` from the facts whenever
+    facts change; pages read the coarsest grain that holds what they filter and group by."""
 
-    grain = models.PositiveSmallIntegerField(default=0)
-    week = models.DateField()
+    grain = models.PositiveSmallIntegerField(
+        default=0, help_text="metrics.rollup.GRAINS; plus 100 for a day's rows."
+    )
+    week = models.DateField(help_text="The week's Monday; the day itself for a day's rows.")
     client = models.ForeignKey(Client, on_delete=models.CASCADE, null=True, related_name="+")
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, null=True, related_name="+")
     ticket_type = models.ForeignKey(
@@ -378,12 +382,13 @@ class FactWeek(models.Model):
 class FactHistogram(models.Model):
     """How many facts of a week fall in each log-scale bucket of a median metric's value
     (`metrics.histogram`): for everything (grain 0), per path (1), per ticket type (2) or per
-    type and path (3); a dimension outside the grain is empty. A median reads the bucket that holds
+    type and path (3); a dimension outside the grain is empty. Each is kept per day too (grain
+    + 100), for the days around a period's whole weeks. A median reads the bucket that holds
     its middle rank from here and sorts only that bucket's facts: exact, without sorting a
     year of tickets."""
 
-    grain = models.PositiveSmallIntegerField()
-    week = models.DateField()
+    grain = models.PositiveSmallIntegerField(help_text="Plus 100 for a day's rows.")
+    week = models.DateField(help_text="The week's Monday; the day itself for a day's rows.")
     metric = models.CharField(max_length=40)
     path = models.CharField(max_length=16, blank=True)
     ticket_type = models.ForeignKey(

@@ -38,6 +38,7 @@ SUMMED = [metric for metric in CATALOGUE if metric.kind != "median"]
 MEDIANS = [metric for metric in CATALOGUE if metric.kind == "median"]
 NO_CLIENT = 0
 WEEK_MARK = -1
+DAILY = 100  # added to a coarser grain's code for its rows per day
 # FactWeek's dimension columns; a grain fills some, the rest stay empty.
 DIMENSIONS = (
     "client_id",
@@ -132,37 +133,49 @@ def _column(name: str) -> str:
     """A select's name for its target column (annotations cannot reuse a field's name)."""
     if name.endswith("_bucket"):
         return "bucket"
-    return {"resolved_week": "week"}.get(name, name.removeprefix("sum_"))
+    return {"resolved_week": "week", "resolved_on": "week"}.get(name, name.removeprefix("sum_"))
 
 
-def _write_grain(grain: Grain, facts: QuerySet[TicketFact]) -> None:
-    constants: dict[str, Any] = {"grain": grain.code}
+def _write_grain(grain: Grain, facts: QuerySet[TicketFact], *, daily: bool = False) -> None:
+    """One grain's rows per week (or per day) of these facts."""
+    constants: dict[str, Any] = {"grain": grain.code + (DAILY if daily else 0)}
     constants |= {name: "" for name in TEXT_DIMENSIONS if name not in grain.dimensions}
     constants |= {f"{metric.key}_squares": 0 for metric in SUMMED if metric.is_rate}
     select = (
         facts.filter(resolved_week__isnull=False)
-        .values("resolved_week", *grain.dimensions)
+        .values("resolved_on" if daily else "resolved_week", *grain.dimensions)
         .annotate(**{f"sum_{column}": value for column, value in _sums().items()})
         .order_by()
     )
     _insert_select(FactWeek._meta.db_table, constants, select)
 
 
-def _write_histograms(facts: QuerySet[TicketFact]) -> None:
+def _write_histograms(facts: QuerySet[TicketFact], *, daily: bool = False) -> None:
     for metric in MEDIANS:
         field = bucket_field(metric)
         for code, columns in HISTOGRAM_GRAINS:
-            constants: dict[str, Any] = {"grain": code, "metric": metric.key}
+            constants: dict[str, Any] = {
+                "grain": code + (DAILY if daily else 0),
+                "metric": metric.key,
+            }
             if "path" not in columns:
                 constants["path"] = ""
             select = (
                 facts.filter(metric.population, resolved_week__isnull=False)
                 .filter(**{f"{field}__isnull": False})
-                .values("resolved_week", *columns, field)
+                .values("resolved_on" if daily else "resolved_week", *columns, field)
                 .annotate(sum_count=Count("pk"))
                 .order_by()
             )
             _insert_select(FactHistogram._meta.db_table, constants, select)
+
+
+def _write_coarse(facts: QuerySet[TicketFact]) -> None:
+    """The coarser grains and the histograms, per week and per day."""
+    for daily in (False, True):
+        for grain in COARSE:
+            _write_grain(grain, facts, daily=daily)
+        _write_histograms(facts, daily=daily)
 
 
 def _in_slices(slices: set[tuple[dt.date, int]], week_field: str) -> Q:
@@ -195,12 +208,13 @@ def rollup_refresh(*, limit: int = 200) -> int:
             FactWeek.objects.filter(Q(grain=FINE.code) & _in_slices(slices, "week")).delete()
             _write_grain(FINE, TicketFact.objects.filter(_in_slices(slices, "resolved_week")))
         if weeks:
-            FactWeek.objects.filter(week__in=weeks).exclude(grain=FINE.code).delete()
-            FactHistogram.objects.filter(week__in=weeks).delete()
-            facts = TicketFact.objects.filter(resolved_week__in=weeks)
-            for grain in COARSE:
-                _write_grain(grain, facts)
-            _write_histograms(facts)
+            days = {week + dt.timedelta(days=n) for week in weeks for n in range(7)}
+            weekly_or_daily = Q(grain__lt=DAILY, week__in=weeks) | Q(
+                grain__gte=DAILY, week__in=days
+            )
+            FactWeek.objects.filter(weekly_or_daily).exclude(grain=FINE.code).delete()
+            FactHistogram.objects.filter(weekly_or_daily).delete()
+            _write_coarse(TicketFact.objects.filter(resolved_week__in=weeks))
     return len(marks)
 
 
@@ -218,8 +232,6 @@ def rollup_rebuild() -> int:
         RollupDirty.objects.all().delete()
         FactWeek.objects.all().delete()
         FactHistogram.objects.all().delete()
-        facts = TicketFact.objects.all()
-        for grain in GRAINS:
-            _write_grain(grain, facts)
-        _write_histograms(facts)
+        _write_grain(FINE, TicketFact.objects.all())
+        _write_coarse(TicketFact.objects.all())
     return FactWeek.objects.count()

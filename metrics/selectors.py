@@ -28,7 +28,7 @@ from metrics.definitions import CATALOGUE, METRICS, Metric
 from metrics.histogram import grain_for as histogram_grain_for
 from metrics.histogram import medians_from_histograms
 from metrics.models import Baseline, BaselineValue, FactHistogram, FactWeek, Path, TicketFact
-from metrics.rollup import Grain, grain_for
+from metrics.rollup import DAILY, FINE, Grain, grain_for
 from metrics.stats import Change, Sample, change_between
 from tickets.models import Contract, Ticket
 from tickets.selectors import (
@@ -177,14 +177,20 @@ def _combined(
     daily: dict[str, Any],
     where: Q | None = None,
 ) -> dict[Any, dict[str, float]]:
-    """Sums per `group` value (None: one row) over the rollup's weeks — from the coarsest
-    grain holding every dimension involved — and the facts' days."""
+    """Sums per `group` value (None: one row) from the coarsest rollup grain holding every
+    dimension involved: its weeks, and its days around them (the finest grain keeps no days:
+    those come from the facts, which a client filter has narrowed already)."""
     grain = grain_for(_needed(filters, user, group) | _q_fields(where))
-    weeks, days = parts(filters) if grain is not None else (None, [filters])
     sources: list[tuple[QuerySet[Any], dict[str, Any]]] = []
-    if weeks is not None and grain is not None:
-        sources.append((weeks_in(weeks, user=user, grain=grain), weekly))
-    sources += [(facts_in(part, user=user), daily) for part in days]
+    if grain is None:
+        sources.append((facts_in(filters, user=user), daily))
+    elif grain is FINE:
+        weeks, days = parts(filters)
+        if weeks is not None:
+            sources.append((weeks_in(weeks, user=user, grain=grain), weekly))
+        sources += [(facts_in(part, user=user), daily) for part in days]
+    else:
+        sources.append((rollup_rows(filters, user=user, grain=grain), weekly))
     out: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for queryset, sums in sources:
         narrowed = queryset.filter(where) if where is not None else queryset
@@ -209,30 +215,41 @@ def weeks_in(filters: FactFilter, *, user: UserLike | None, grain: Grain) -> Que
     return rows if user is None else in_client_scope(rows, user=user, client_field="client_id")
 
 
+def _weeks_and_days(filters: FactFilter, code: int) -> Q:
+    """Rows of a grain with days (`code`) for the filter's whole weeks and the days around."""
+    weeks, days = parts(filters)
+    where = Q(pk__in=[])
+    if weeks is not None:
+        where |= Q(grain=code, week__gte=weeks.start, week__lt=weeks.end)
+    for part in days:
+        where |= Q(grain=code + DAILY, week__gte=part.start, week__lt=part.end)
+    return where
+
+
+def rollup_rows(filters: FactFilter, *, user: UserLike | None, grain: Grain) -> QuerySet[FactWeek]:
+    """Rollup rows of a coarser grain covering the filter's period exactly: its whole weeks
+    and its other days, within the user's clients."""
+    rows = FactWeek.objects.filter(_weeks_and_days(filters, grain.code), **filters.dimensions())
+    return rows if user is None else in_client_scope(rows, user=user, client_field="client_id")
+
+
 def _medians(
     filters: FactFilter, *, user: UserLike | None, metrics: Sequence[Metric], group: str | None
 ) -> dict[Any, dict[str, Any]]:
     """Medians (and their sample sizes) per `group` value, exact: from the weekly histograms
     and the located buckets' facts when a histogram grain holds the filter, else sorted over
     the filter's facts (a client, queue or technician narrows them already)."""
-    weeks, days = parts(filters)
     grain = histogram_grain_for(_needed(filters, user, group))
-    if weeks is None or grain is None:
+    if grain is None:
         facts = facts_in(filters, user=user)
         aggregates = _aggregates(metrics)
         if group:
             rows = facts.values(group).annotate(**aggregates).order_by()
             return {row[group]: row for row in rows}
         return {None: facts.aggregate(**aggregates)}
-    weekly = FactHistogram.objects.filter(
-        grain=grain, week__gte=weeks.start, week__lt=weeks.end, **filters.dimensions()
-    )
+    counts = FactHistogram.objects.filter(_weeks_and_days(filters, grain), **filters.dimensions())
     return medians_from_histograms(
-        metrics=metrics,
-        weekly=weekly,
-        daily=[facts_in(part, user=None) for part in days],
-        facts=facts_in(filters, user=None),
-        column=group,
+        metrics=metrics, counts=counts, facts=facts_in(filters, user=None), column=group
     )
 
 

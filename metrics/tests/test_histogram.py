@@ -18,7 +18,7 @@ from metrics.definitions import CATALOGUE, METRICS
 from metrics.facts import facts_refresh_all
 from metrics.histogram import bucket_of
 from metrics.models import FactHistogram, FactWeek, RollupDirty, TicketFact
-from metrics.rollup import GRAINS, rollup_rebuild
+from metrics.rollup import COARSE, DAILY, GRAINS, rollup_rebuild
 from metrics.selectors import (
     FactFilter,
     Median,
@@ -208,25 +208,29 @@ def test_incremental_upkeep_equals_a_rebuild(spread: World) -> None:
     facts_refresh_all()
     assert not RollupDirty.objects.exists()
     kept = _snapshot()
-    assert {row[0] for row in kept[0]} == {grain.code for grain in GRAINS}
+    daily = {grain.code + DAILY for grain in COARSE}
+    assert {row[0] for row in kept[0]} == {grain.code for grain in GRAINS} | daily
     assert sum(kept[1].values()) > 0
     rollup_rebuild()
     assert _snapshot() == kept
 
 
+@pytest.mark.parametrize("period", ["three whole weeks", "Wednesday to the next week's Thursday"])
 @pytest.mark.parametrize("by", ["queue", "technician", "type and path", "nothing"])
-def test_every_grain_sums_what_the_facts_hold(spread: World, by: str) -> None:
+def test_every_grain_sums_what_the_facts_hold(spread: World, by: str, period: str) -> None:
     extra: Any = {
         "queue": {"queue_id": spread.queue.id},
         "technician": {"technician_id": spread.tech_in.id},
         "type and path": {"type_id": spread.ticket_type.id, "path": "human"},
         "nothing": {},
     }[by]
-    filters = FactFilter(start=MONDAY, end=MONDAY + dt.timedelta(weeks=3), **extra)
+    start, end = PERIODS[period]
+    filters = FactFilter(start=start, end=end, **extra)
     summed = [metric for metric in CATALOGUE if metric.kind != "median"]
     with CaptureQueriesContext(connection) as queries:
         found = figures(filters, user=None, metrics=summed)
-    assert any("metrics_factweek" in q["sql"] for q in queries.captured_queries)
+    # Whole weeks and the days around them both come from the rollup.
+    assert all("metrics_ticketfact" not in q["sql"] for q in queries.captured_queries)
     row = facts_in(filters, user=None).aggregate(**_aggregates(summed))
     for metric in summed:
         expected = _figure(metric, row).sample
