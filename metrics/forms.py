@@ -67,6 +67,21 @@ class MetricsFilterForm(forms.Form):
             assert isinstance(choice, forms.ModelChoiceField)
             choice.empty_label = label
 
+    SELECTS = ("period", "client", "ticket_type", "queue", "technician", "path")
+
+    @property
+    def select_options(self) -> dict[str, list[tuple[str, str, bool]]]:
+        """(value, label, selected) for each drop-down, for the page to write plain <option>
+        tags: the same choices as the widgets, without a template render per option."""
+        found: dict[str, list[tuple[str, str, bool]]] = {}
+        for name in self.SELECTS:
+            chosen = str(self[name].value() or "")
+            found[name] = [
+                (str(value), str(label), str(value) == chosen)
+                for value, label in self.fields[name].choices  # type: ignore[attr-defined]
+            ]
+        return found
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("period") == "custom":

@@ -1,7 +1,7 @@
 """Exact medians over long periods without sorting every ticket.
 
 Each fact carries, for every duration a median is taken over, a log-scale bucket
-(`bucket_of`: 16 buckets per doubling, so a bucket spans at most 1/16 of its values). The
+(`bucket_of`: 8 buckets per doubling, so a bucket spans at most 1/8 of its values). The
 weekly histograms (`FactHistogram`, kept by `metrics.rollup` beside the weekly sums) count
 the facts per week and bucket — for everything, per path and per ticket type. A median over a
 year then:
@@ -30,7 +30,7 @@ from django.db.models.functions import RowNumber
 
 from metrics.definitions import Metric
 
-SUB_BITS = 4
+SUB_BITS = 3
 SMALL = 1 << SUB_BITS
 
 # (grain code, the fact columns it is kept per), smallest first.
@@ -43,8 +43,8 @@ HISTOGRAM_GRAINS: tuple[tuple[int, tuple[str, ...]], ...] = (
 
 
 def bucket_of(value: int | None) -> int | None:
-    """The bucket of a duration in seconds: the value itself below 16, then 16 buckets per
-    doubling (the leading bit's position and the next four bits). Integer arithmetic only,
+    """The bucket of a duration in seconds: the value itself below 8, then 8 buckets per
+    doubling (the leading bit's position and the next three bits). Integer arithmetic only,
     and never decreasing as the value grows."""
     if value is None:
         return None
@@ -91,7 +91,7 @@ def _locate(counts: dict[int, int], rank: int) -> tuple[int, int]:
 def medians_from_histograms(
     *,
     metrics: Sequence[Metric],
-    counts: Any,
+    counts: Sequence[Any],
     facts: Any,
     column: str | None,
 ) -> dict[Any, dict[str, Any]]:
@@ -99,20 +99,22 @@ def medians_from_histograms(
     None), as `{key}__median` and `{key}__n` — exactly what percentile_cont and a count over
     `facts` give.
 
-    `counts`: the histogram rows covering the period (whole weeks and days), narrowed to the
-    grain and the filter; `facts`: the facts of the period (only the located buckets' are
-    read)."""
+    `counts`: querysets of the histogram rows that together cover the period (whole weeks
+    and days), narrowed to the grain and the filter; `facts`: the facts of the period (only
+    the located buckets' are read)."""
     out: dict[Any, dict[str, Any]] = defaultdict(dict)
     group = [column] if column else []
     buckets_of: dict[tuple[str, Any], dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    rows = (
-        counts.filter(metric__in=[metric.key for metric in metrics])
-        .values("metric", *group, "bucket")
-        .annotate(n=Sum("count"))
-        .order_by()
-    )
-    for row in rows:
-        buckets_of[(row["metric"], row[column] if column else None)][row["bucket"]] += row["n"]
+    for part in counts:
+        rows = (
+            part.filter(metric__in=[metric.key for metric in metrics])
+            .values("metric", *group, "bucket")
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
+        for row in rows:
+            key = (row["metric"], row[column] if column else None)
+            buckets_of[key][row["bucket"]] += row["n"]
     for metric in metrics:
         # The buckets the middle ranks fall in, per group; then only their facts are read.
         located: dict[Any, list[tuple[int, int]]] = {
@@ -154,9 +156,12 @@ def _ranked_values(
     buckets = sorted({bucket for _key, bucket, _rank in wanted})
     where = Q(**{f"{field}__in": buckets})
     if column:
-        keys = {key for key, _bucket, _rank in wanted}
-        known = Q(**{f"{column}__in": [key for key in keys if key is not None]})
-        where &= known | Q(**{f"{column}__isnull": True}) if None in keys else known
+        # Each group's own bucket only (a filter on the index's included columns).
+        pairs = Q(pk__in=[])
+        for key, bucket in {(key, bucket) for key, bucket, _rank in wanted}:
+            group = Q(**{f"{column}__isnull": True}) if key is None else Q(**{column: key})
+            pairs |= group & Q(**{field: bucket})
+        where &= pairs
     partition = [F(field), *([F(column)] if column else [])]
     ranked = (
         facts.filter(metric.population)

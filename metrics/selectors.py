@@ -215,14 +215,21 @@ def weeks_in(filters: FactFilter, *, user: UserLike | None, grain: Grain) -> Que
     return rows if user is None else in_client_scope(rows, user=user, client_field="client_id")
 
 
+def _period_ranges(filters: FactFilter, code: int) -> list[Q]:
+    """Rows of a grain with days (`code`): the filter's whole weeks, and each run of days
+    around them."""
+    weeks, days = parts(filters)
+    ranges = [Q(grain=code + DAILY, week__gte=part.start, week__lt=part.end) for part in days]
+    if weeks is not None:
+        ranges.append(Q(grain=code, week__gte=weeks.start, week__lt=weeks.end))
+    return ranges
+
+
 def _weeks_and_days(filters: FactFilter, code: int) -> Q:
     """Rows of a grain with days (`code`) for the filter's whole weeks and the days around."""
-    weeks, days = parts(filters)
     where = Q(pk__in=[])
-    if weeks is not None:
-        where |= Q(grain=code, week__gte=weeks.start, week__lt=weeks.end)
-    for part in days:
-        where |= Q(grain=code + DAILY, week__gte=part.start, week__lt=part.end)
+    for part in _period_ranges(filters, code):
+        where |= part
     return where
 
 
@@ -247,7 +254,11 @@ def _medians(
             rows = facts.values(group).annotate(**aggregates).order_by()
             return {row[group]: row for row in rows}
         return {None: facts.aggregate(**aggregates)}
-    counts = FactHistogram.objects.filter(_weeks_and_days(filters, grain), **filters.dimensions())
+    # One query per range (not one OR of them), so each is read from the index alone.
+    counts = [
+        FactHistogram.objects.filter(where, **filters.dimensions())
+        for where in _period_ranges(filters, grain)
+    ]
     return medians_from_histograms(
         metrics=metrics, counts=counts, facts=facts_in(filters, user=None), column=group
     )
@@ -721,9 +732,13 @@ def holdout_lift(
 def sla_risk(*, user: UserLike, now: dt.datetime, hours: int, limit: int = 20) -> list[Ticket]:
     """Open tickets the user may see whose resolution is due within `hours` or overdue."""
     soon = now + dt.timedelta(hours=hours)
-    return list(
+    # The ids first (a narrow sort of every overdue ticket), then only those rows joined.
+    ids = list(
         tickets_visible_to(user)
         .filter(status__in=Ticket.OPEN_STATUSES, sla_resolution_due_at__lte=soon)
-        .select_related("client", "assignee__user")
-        .order_by("sla_resolution_due_at")[:limit]
+        .order_by("sla_resolution_due_at", "id")
+        .values_list("id", flat=True)[:limit]
     )
+    rows = Ticket.objects.filter(id__in=ids).select_related("client", "assignee__user")
+    by_id = {ticket.id: ticket for ticket in rows}
+    return [by_id[ticket_id] for ticket_id in ids]

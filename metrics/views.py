@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -125,6 +126,8 @@ def _common(
         "period_end": filters.end - dt.timedelta(days=1),
         "query": query,
         "baseline": selectors.baseline_active(),
+        # Reversed once: every number on the page links to it.
+        "tickets_url": reverse("metrics_tickets"),
     }
     return form, filters, context
 

@@ -34,8 +34,8 @@ from tickets.models import Queue, Ticket, TicketEvent, TicketType, TimeEntry
 
 MONDAY = dt.date(2026, 9, 7)
 MEDIANS = [metric for metric in CATALOGUE if metric.kind == "median"]
-# Durations with ties, values under 16 s, bucket edges (2^k, 2^k ± 1) and long tails.
-DURATIONS = [0, 7, 15, 16, 17, 31, 32, 33, 600, 600, 600, 3599, 3600, 3601, 7200, 7201]
+# Durations with ties, values under 8 s, bucket edges (2^k, 2^k ± 1) and long tails.
+DURATIONS = [0, 7, 8, 9, 15, 16, 17, 31, 32, 33, 600, 600, 600, 3599, 3600, 3601, 7200, 7201]
 DURATIONS += [86_400, 90_000, 250_000, 1_000_000]
 
 
@@ -45,11 +45,11 @@ def test_buckets_never_decrease_and_stay_narrow() -> None:
         bucket = bucket_of(value)
         assert bucket is not None and bucket >= previous
         previous = bucket
-    # Every value of a bucket is within 1/16 of the bucket's smallest value.
+    # Every value of a bucket is within 1/8 of the bucket's smallest value.
     firsts: dict[int, int] = {}
     for value in range(1, 300_000):
         first = firsts.setdefault(bucket_of(value) or 0, value)
-        assert value - first <= first / 16
+        assert value - first <= first / 8
     assert bucket_of(None) is None
 
 
