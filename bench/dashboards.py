@@ -30,7 +30,8 @@ In a fresh database (`bench_dashboards`), in a child process:
    facts on its own (`rollup_rebuild_seconds`), and a cProfile of one 5,000-ticket
    `facts_compute` batch (`facts_profile`).
 3. A baseline frozen over the first full quarter, as a manager would.
-4. Pages through Django's full stack (test client, an owner logged in), after one warm-up
+4. Pages through Django's full stack (test client, an owner logged in; without the test
+   environment's template instrumentation, which production does not have), after one warm-up
    request each: 30 owner pages and 30 operations pages over six periods (last week to a
    year) with client, type, queue, technician and path filters (p50/p95/max, by period,
    every request), the CSV export, and `weekly_report_generate` for four weeks. Every
@@ -1592,9 +1593,13 @@ def rollup_against_facts(tickets: set[int]) -> dict[str, Any]:
     )
     rows = model.objects.filter(week__in=weeks)
     grains = sorted(set(rows.values_list("grain", flat=True))) if _has_grains(model) else [None]
+    days = {week + dt.timedelta(days=n) for week in weeks if week for n in range(7)}
     by_grain: dict[str, dict[str, int]] = {}
     for grain in grains:
-        rolled = (rows if grain is None else rows.filter(grain=grain)).aggregate(
+        # Rows of a grain's days (code 100 and up) are dated by day, not by week.
+        daily = grain is not None and grain >= 100
+        chosen = model.objects.filter(week__in=days) if daily else rows
+        rolled = (chosen if grain is None else chosen.filter(grain=grain)).aggregate(
             tickets=Sum("tickets"),
             reopened=Sum("reopen_rate_total"),
             agent=Sum("deflection_rate_total"),
@@ -1745,13 +1750,16 @@ def measure(tickets: int) -> dict[str, Any]:
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import setup_test_environment
     from django.utils import timezone
 
     from metrics.models import Baseline, FactDirty, RollupDirty, TicketFact
     from tickets.models import Ticket
 
-    setup_test_environment()
+    # Not setup_test_environment(): it instruments every template render to copy its
+    # context for test assertions, a cost production never pays. The test client only needs
+    # its host allowed, and nothing may send real mail.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.DEBUG = False
     if connection.vendor != "postgresql":
         sys.exit("bench.dashboards needs PostgreSQL.")

@@ -405,6 +405,8 @@ class FactHistogram(models.Model):
                 name="facthistogram_cover_idx",
                 include=["ticket_type", "path", "bucket", "count"],
             ),
+            # Rebuilding a week deletes its rows of every grain.
+            models.Index(fields=["week"], name="facthistogram_week_idx"),
         ]
 
     def __str__(self) -> str:

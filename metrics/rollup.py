@@ -209,11 +209,13 @@ def rollup_refresh(*, limit: int = 200) -> int:
             _write_grain(FINE, TicketFact.objects.filter(_in_slices(slices, "resolved_week")))
         if weeks:
             days = {week + dt.timedelta(days=n) for week in weeks for n in range(7)}
-            weekly_or_daily = Q(grain__lt=DAILY, week__in=weeks) | Q(
-                grain__gte=DAILY, week__in=days
-            )
-            FactWeek.objects.filter(weekly_or_daily).exclude(grain=FINE.code).delete()
-            FactHistogram.objects.filter(weekly_or_daily).delete()
+            # Plain ranges (an OR of them would scan the whole table); the finest grain's
+            # rows are the slices', rebuilt above.
+            weekly = FactWeek.objects.filter(week__in=weeks, grain__lt=DAILY)
+            weekly.exclude(grain=FINE.code).delete()
+            FactWeek.objects.filter(week__in=days, grain__gte=DAILY).delete()
+            FactHistogram.objects.filter(week__in=weeks, grain__lt=DAILY).delete()
+            FactHistogram.objects.filter(week__in=days, grain__gte=DAILY).delete()
             _write_coarse(TicketFact.objects.filter(resolved_week__in=weeks))
     return len(marks)
 
