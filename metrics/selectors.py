@@ -332,10 +332,14 @@ def _aggregates(metrics: Iterable[Metric]) -> dict[str, Aggregate]:
     out: dict[str, Aggregate] = {}
     for metric in metrics:
         where = metric.population
-        out[f"{metric.key}__n"] = Count("pk", filter=where)
         if metric.kind == "median":
+            # The values the median is taken over (counted by the column itself, so an
+            # index holding the column answers without visiting the facts).
+            out[f"{metric.key}__n"] = Count(metric.expression(), filter=where)
             out[f"{metric.key}__median"] = Median(metric.expression(), filter=where)
-        elif metric.is_rate:
+            continue
+        out[f"{metric.key}__n"] = Count("pk", filter=where)
+        if metric.is_rate:
             assert metric.hits is not None
             out[f"{metric.key}__total"] = Count("pk", filter=where & metric.hits)
         else:
