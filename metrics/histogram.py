@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import F, Q, Sum, Window
+from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber
 
 from metrics.definitions import Metric
@@ -40,6 +40,9 @@ HISTOGRAM_GRAINS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, ("ticket_type_id",)),
     (3, ("ticket_type_id", "path")),
 )
+# Grains also kept per day. Per type, a day's histogram is nearly a row per ticket: the days
+# around whole weeks are counted from those days' facts instead.
+DAILY_HISTOGRAMS = frozenset({0, 1})
 
 
 def bucket_of(value: int | None) -> int | None:
@@ -94,14 +97,16 @@ def medians_from_histograms(
     counts: Sequence[Any],
     facts: Any,
     column: str | None,
+    days: Sequence[Any] = (),
 ) -> dict[Any, dict[str, Any]]:
     """Each metric's median and sample size per value of `column` (None: one group, keyed
     None), as `{key}__median` and `{key}__n` — exactly what percentile_cont and a count over
     `facts` give.
 
     `counts`: querysets of the histogram rows that together cover the period (whole weeks
-    and days), narrowed to the grain and the filter; `facts`: the facts of the period (only
-    the located buckets' are read)."""
+    and days), narrowed to the grain and the filter; `days`: the facts of days the histograms
+    do not keep, counted here; `facts`: the facts of the whole period (only the located
+    buckets' are read)."""
     out: dict[Any, dict[str, Any]] = defaultdict(dict)
     group = [column] if column else []
     buckets_of: dict[tuple[str, Any], dict[int, int]] = defaultdict(lambda: defaultdict(int))
@@ -115,6 +120,18 @@ def medians_from_histograms(
         for row in rows:
             key = (row["metric"], row[column] if column else None)
             buckets_of[key][row["bucket"]] += row["n"]
+    for part in days:
+        for metric in metrics:
+            field = bucket_field(metric)
+            rows = (
+                part.filter(metric.population, **{f"{field}__isnull": False})
+                .values(*group, field)
+                .annotate(n=Count(field))
+                .order_by()
+            )
+            for row in rows:
+                key = (metric.key, row[column] if column else None)
+                buckets_of[key][row[field]] += row["n"]
     for metric in metrics:
         # The buckets the middle ranks fall in, per group; then only their facts are read.
         located: dict[Any, list[tuple[int, int]]] = {

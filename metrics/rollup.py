@@ -31,7 +31,7 @@ from django.db.models import Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce
 
 from metrics.definitions import CATALOGUE
-from metrics.histogram import HISTOGRAM_GRAINS, bucket_field
+from metrics.histogram import DAILY_HISTOGRAMS, HISTOGRAM_GRAINS, bucket_field
 from metrics.models import FactHistogram, FactWeek, RollupDirty, TicketFact
 
 SUMMED = [metric for metric in CATALOGUE if metric.kind != "median"]
@@ -154,6 +154,8 @@ def _write_histograms(facts: QuerySet[TicketFact], *, daily: bool = False) -> No
     for metric in MEDIANS:
         field = bucket_field(metric)
         for code, columns in HISTOGRAM_GRAINS:
+            if daily and code not in DAILY_HISTOGRAMS:
+                continue
             constants: dict[str, Any] = {
                 "grain": code + (DAILY if daily else 0),
                 "metric": metric.key,

@@ -25,8 +25,8 @@ from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from metrics.definitions import CATALOGUE, METRICS, Metric
+from metrics.histogram import DAILY_HISTOGRAMS, medians_from_histograms
 from metrics.histogram import grain_for as histogram_grain_for
-from metrics.histogram import medians_from_histograms
 from metrics.models import Baseline, BaselineValue, FactHistogram, FactWeek, Path, TicketFact
 from metrics.rollup import DAILY, FINE, Grain, grain_for
 from metrics.stats import Change, Sample, change_between
@@ -254,13 +254,20 @@ def _medians(
             rows = facts.values(group).annotate(**aggregates).order_by()
             return {row[group]: row for row in rows}
         return {None: facts.aggregate(**aggregates)}
+    weeks, days = parts(filters)
+    ranges = [] if weeks is None else [Q(grain=grain, week__gte=weeks.start, week__lt=weeks.end)]
+    from_facts: list[QuerySet[TicketFact]] = []
+    if grain in DAILY_HISTOGRAMS:
+        ranges += [Q(grain=grain + DAILY, week__gte=d.start, week__lt=d.end) for d in days]
+    else:
+        from_facts = [facts_in(part, user=None) for part in days]
     # One query per range (not one OR of them), so each is read from the index alone.
-    counts = [
-        FactHistogram.objects.filter(where, **filters.dimensions())
-        for where in _period_ranges(filters, grain)
-    ]
     return medians_from_histograms(
-        metrics=metrics, counts=counts, facts=facts_in(filters, user=None), column=group
+        metrics=metrics,
+        counts=[FactHistogram.objects.filter(where, **filters.dimensions()) for where in ranges],
+        days=from_facts,
+        facts=facts_in(filters, user=None),
+        column=group,
     )
 
 
