@@ -110,16 +110,17 @@ def medians_from_histograms(
     out: dict[Any, dict[str, Any]] = defaultdict(dict)
     group = [column] if column else []
     buckets_of: dict[tuple[str, Any], dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    # Plain tuples, not dicts: a year by type is thousands of (bucket, count) rows.
     for part in counts:
         rows = (
             part.filter(metric__in=[metric.key for metric in metrics])
             .values("metric", *group, "bucket")
             .annotate(n=Sum("count"))
             .order_by()
+            .values_list("metric", *group, "bucket", "n")
         )
-        for row in rows:
-            key = (row["metric"], row[column] if column else None)
-            buckets_of[key][row["bucket"]] += row["n"]
+        for name, *grouped, bucket, n in rows:
+            buckets_of[(name, grouped[0] if column else None)][bucket] += n
     for part in days:
         for metric in metrics:
             field = bucket_field(metric)
@@ -128,10 +129,10 @@ def medians_from_histograms(
                 .values(*group, field)
                 .annotate(n=Count(field))
                 .order_by()
+                .values_list(*group, field, "n")
             )
-            for row in rows:
-                key = (metric.key, row[column] if column else None)
-                buckets_of[key][row[field]] += row["n"]
+            for *grouped, bucket, n in rows:
+                buckets_of[(metric.key, grouped[0] if column else None)][bucket] += n
     for metric in metrics:
         # The buckets the middle ranks fall in, per group; then only their facts are read.
         located: dict[Any, list[tuple[int, int]]] = {

@@ -723,8 +723,13 @@ def holdout_lift(
     ticket was ever kept human-only: one indexed look at the small rollup, not the facts)."""
     if not FactWeek.objects.filter(holdout_arm="control").exists():
         return []
-    control = figures(replace(filters, arm="control"), user=user, metrics=metrics)
-    treated = figures(replace(filters, arm="treated"), user=user, metrics=metrics)
+    # Both arms in one pass, grouped by arm (half the queries of one pass per arm).
+    arms = {
+        group.key: group.figures
+        for group in figures_by(filters, user=user, dimension="holdout_arm", metrics=metrics)
+    }
+    empty = {metric.key: _figure(metric, {}) for metric in metrics}
+    control, treated = arms.get("control", empty), arms.get("treated", empty)
     return [
         Lift(
             metric=metric,

@@ -7,6 +7,8 @@ import datetime as dt
 import random
 import statistics
 from collections import Counter
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,10 +16,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from governance.holdout import holdout_start
+from governance.models import HoldoutTicket
 from metrics.definitions import CATALOGUE, METRICS
 from metrics.facts import facts_refresh_all
 from metrics.histogram import bucket_of
-from metrics.models import FactHistogram, FactWeek, RollupDirty, TicketFact
+from metrics.models import FactDirty, FactHistogram, FactWeek, RollupDirty, TicketFact
 from metrics.rollup import COARSE, DAILY, GRAINS, rollup_rebuild
 from metrics.selectors import (
     FactFilter,
@@ -27,6 +31,7 @@ from metrics.selectors import (
     facts_in,
     figures,
     figures_by,
+    holdout_lift,
 )
 from metrics.tests.timeline import event
 from tests.fixtures import World, make_ticket
@@ -239,3 +244,40 @@ def test_every_grain_sums_what_the_facts_hold(spread: World, by: str, period: st
         assert found[metric.key].sample.total_squares == pytest.approx(expected.total_squares), (
             metric.key
         )
+
+
+@pytest.mark.parametrize("period", ["three whole weeks", "Wednesday to the next week's Thursday"])
+@pytest.mark.parametrize("by", ["nothing", "client"])
+def test_the_holdout_arms_in_one_pass_are_each_arm_alone(
+    spread: World, by: str, period: str
+) -> None:
+    holdout = holdout_start(share=Decimal("0.3"), staff=spread.manager)
+    tickets = list(Ticket.objects.order_by("id"))
+    HoldoutTicket.objects.bulk_create(
+        HoldoutTicket(
+            ticket=ticket,
+            holdout=holdout,
+            arm=HoldoutTicket.Arm.CONTROL if n % 3 == 0 else HoldoutTicket.Arm.TREATED,
+            drawn_at=ticket.opened_at,
+        )
+        for n, ticket in enumerate(tickets)
+        if n % 7  # some tickets were never drawn
+    )
+    FactDirty.objects.bulk_create(
+        (FactDirty(ticket_id=ticket.id) for ticket in tickets), ignore_conflicts=True
+    )
+    facts_refresh_all()
+    start, end = PERIODS[period]
+    client = spread.client.id if by == "client" else None
+    filters = FactFilter(start=start, end=end, client_id=client)
+    metrics = [METRICS[key] for key in ("mttr_mean", "deflection_rate", "ftr_rate", "reopen_rate")]
+    lifts = {lift.metric.key: lift for lift in holdout_lift(filters, user=None, metrics=metrics)}
+    assert set(lifts) == {metric.key for metric in metrics}
+    for arm in ("control", "treated"):
+        row = facts_in(replace(filters, arm=arm), user=None).aggregate(**_aggregates(metrics))
+        assert row[f"{metrics[0].key}__n"] > 0, arm
+        for metric in metrics:
+            found = getattr(lifts[metric.key], arm).sample
+            expected = _figure(metric, row).sample
+            assert found.count == expected.count, (arm, metric.key)
+            assert found.total == pytest.approx(expected.total), (arm, metric.key)
