@@ -21,6 +21,7 @@ from the facts directly, where the filter already narrows them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -43,6 +44,32 @@ HISTOGRAM_GRAINS: tuple[tuple[int, tuple[str, ...]], ...] = (
 # Grains also kept per day. Per type, a day's histogram is nearly a row per ticket: the days
 # around whole weeks are counted from those days' facts instead.
 DAILY_HISTOGRAMS = frozenset({0, 1})
+# Every grain is also kept per block of four weeks (grain + BLOCK; `week` holds the block's
+# first Monday), summed from its weeks: a year by type adds up 13 blocks, not 52 weeks.
+BLOCK = 200
+BLOCK_SPAN = dt.timedelta(weeks=4)
+EPOCH = dt.date(2000, 1, 3)  # a Monday; blocks start every four weeks from it
+
+
+def block_of(week: dt.date) -> dt.date:
+    """The first Monday of the block holding this week."""
+    return week - dt.timedelta(days=(week - EPOCH).days % BLOCK_SPAN.days)
+
+
+def week_ranges(start: dt.date, end: dt.date) -> list[tuple[int, dt.date, dt.date]]:
+    """Whole weeks from `start` to `end` (Mondays) as (grain offset, from, to): the whole
+    blocks inside (offset BLOCK) and the weeks around them (offset 0)."""
+    first = block_of(start)
+    if first < start:
+        first += BLOCK_SPAN
+    last = block_of(end)
+    if first >= last:
+        return [(0, start, end)]
+    ranges = [(0, start, first)] if start < first else []
+    ranges.append((BLOCK, first, last))
+    if last < end:
+        ranges.append((0, last, end))
+    return ranges
 
 
 def bucket_of(value: int | None) -> int | None:
@@ -171,6 +198,8 @@ def _ranked_values(
         return {}
     field = bucket_field(metric)
     assert metric.field is not None
+    if column == "ticket_type_id":
+        return _ranked_per_type(facts, metric, wanted)
     buckets = sorted({bucket for _key, bucket, _rank in wanted})
     where = Q(**{f"{field}__in": buckets})
     if column:
@@ -193,3 +222,30 @@ def _ranked_values(
         key, bucket, place, value = row if column else (None, *row)
         found[(key, bucket, place)] = value
     return found
+
+
+def _ranked_per_type(
+    facts: Any, metric: Metric, wanted: set[tuple[Any, int, int]]
+) -> dict[tuple[Any, int, int], int]:
+    """`_ranked_values` by ticket type: one small sort per (type, bucket), all in one UNION
+    ALL, each read from the (bucket, type, resolved at) index alone — a bucket holds every
+    type's facts, so sorting whole buckets and keeping one type's would read ~15 times as
+    many (a year's page: 100,000 index entries instead of 14,000)."""
+    field = bucket_field(metric)
+    assert metric.field is not None
+    ranks: dict[tuple[Any, int], set[int]] = defaultdict(set)
+    for key, bucket, rank in wanted:
+        ranks[(key, bucket)].add(rank)
+    parts = []
+    for (key, bucket), places in sorted(ranks.items(), key=lambda item: str(item[0])):
+        group = {"ticket_type__isnull": True} if key is None else {"ticket_type_id": key}
+        parts.append(
+            facts.filter(metric.population)
+            .filter(**group, **{field: bucket})
+            .annotate(place=Window(RowNumber(), order_by=F(metric.field).asc()))
+            .filter(place__in=sorted(places))
+            .order_by()
+            .values_list("ticket_type_id", field, "place", metric.field)
+        )
+    union = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    return {(key, bucket, place): value for key, bucket, place, value in union}

@@ -146,6 +146,12 @@ class TicketFact(models.Model):
                     ("resolution_business_seconds", "business"),
                 )
             ),
+            # Time to resolution by type (the operations page): each type's bucket alone.
+            models.Index(
+                fields=["resolution_seconds_bucket", "ticket_type", "resolved_at"],
+                name="fact_resolution_type_idx",
+                include=["path", "resolution_seconds"],
+            ),
         ]
 
     def __str__(self) -> str:
@@ -382,13 +388,18 @@ class FactWeek(models.Model):
 class FactHistogram(models.Model):
     """How many facts of a week fall in each log-scale bucket of a median metric's value
     (`metrics.histogram`): for everything (grain 0), per path (1), per ticket type (2) or per
-    type and path (3); a dimension outside the grain is empty. Each is kept per day too (grain
-    + 100), for the days around a period's whole weeks. A median reads the bucket that holds
+    type and path (3); a dimension outside the grain is empty. Each is kept per four-week block
+    too (grain + 200, summed from its weeks), and the first two per day (grain + 100), for the
+    days around a period's whole weeks. A median reads the bucket that holds
     its middle rank from here and sorts only that bucket's facts: exact, without sorting a
     year of tickets."""
 
-    grain = models.PositiveSmallIntegerField(help_text="Plus 100 for a day's rows.")
-    week = models.DateField(help_text="The week's Monday; the day itself for a day's rows.")
+    grain = models.PositiveSmallIntegerField(
+        help_text="Plus 100 for a day's rows, plus 200 for a four-week block's."
+    )
+    week = models.DateField(
+        help_text="The week's Monday; the day itself for a day's rows; a block's first Monday."
+    )
     metric = models.CharField(max_length=40)
     path = models.CharField(max_length=16, blank=True)
     ticket_type = models.ForeignKey(

@@ -31,13 +31,21 @@ from django.db.models import Count, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import Cast, Coalesce
 
 from metrics.definitions import CATALOGUE
-from metrics.histogram import DAILY_HISTOGRAMS, HISTOGRAM_GRAINS, bucket_field
+from metrics.histogram import (
+    BLOCK,
+    BLOCK_SPAN,
+    DAILY_HISTOGRAMS,
+    HISTOGRAM_GRAINS,
+    block_of,
+    bucket_field,
+)
 from metrics.models import FactHistogram, FactWeek, RollupDirty, TicketFact
 
 SUMMED = [metric for metric in CATALOGUE if metric.kind != "median"]
 MEDIANS = [metric for metric in CATALOGUE if metric.kind == "median"]
 NO_CLIENT = 0
 WEEK_MARK = -1
+BLOCK_MARK = -2  # a four-week block of histograms, summed again from its weeks
 DAILY = 100  # added to a coarser grain's code for its rows per day
 # FactWeek's dimension columns; a grain fills some, the rest stay empty.
 DIMENSIONS = (
@@ -172,6 +180,24 @@ def _write_histograms(facts: QuerySet[TicketFact], *, daily: bool = False) -> No
             _insert_select(FactHistogram._meta.db_table, constants, select)
 
 
+def histogram_blocks_write(blocks: Iterable[dt.date], model: Any = FactHistogram) -> None:
+    """Rewrite these blocks' histogram rows (every grain) from their weeks' rows. `model`:
+    a migration passes its historical FactHistogram."""
+    for block in sorted(set(blocks)):
+        model.objects.filter(week=block, grain__gte=BLOCK).delete()
+        for code, columns in HISTOGRAM_GRAINS:
+            constants: dict[str, Any] = {"grain": code + BLOCK, "week": block}
+            if "path" not in columns:
+                constants["path"] = ""
+            select = (
+                model.objects.filter(grain=code, week__gte=block, week__lt=block + BLOCK_SPAN)
+                .values("metric", *columns, "bucket")
+                .annotate(sum_count=Sum("count"))
+                .order_by()
+            )
+            _insert_select(model._meta.db_table, constants, select)
+
+
 def _write_coarse(facts: QuerySet[TicketFact]) -> None:
     """The coarser grains and the histograms, per week and per day."""
     for daily in (False, True):
@@ -204,8 +230,9 @@ def rollup_refresh(*, limit: int = 200) -> int:
         if not marks:
             return 0
         RollupDirty.objects.filter(id__in=[m[0] for m in marks]).delete()
-        slices = {(week, client) for _id, week, client in marks if client != WEEK_MARK}
+        slices = {(week, client) for _id, week, client in marks if client >= 0}
         weeks = {week for _id, week, client in marks if client == WEEK_MARK}
+        blocks = {week for _id, week, client in marks if client == BLOCK_MARK}
         if slices:
             FactWeek.objects.filter(Q(grain=FINE.code) & _in_slices(slices, "week")).delete()
             _write_grain(FINE, TicketFact.objects.filter(_in_slices(slices, "resolved_week")))
@@ -217,8 +244,17 @@ def rollup_refresh(*, limit: int = 200) -> int:
             weekly.exclude(grain=FINE.code).delete()
             FactWeek.objects.filter(week__in=days, grain__gte=DAILY).delete()
             FactHistogram.objects.filter(week__in=weeks, grain__lt=DAILY).delete()
-            FactHistogram.objects.filter(week__in=days, grain__gte=DAILY).delete()
+            FactHistogram.objects.filter(week__in=days, grain__gte=DAILY, grain__lt=BLOCK).delete()
             _write_coarse(TicketFact.objects.filter(resolved_week__in=weeks))
+            # Their blocks are summed again once these weeks are committed (the next claim),
+            # so two refreshers never sum one block from each other's unfinished weeks.
+            later = {block_of(week) for week in weeks} - blocks
+            RollupDirty.objects.bulk_create(
+                [RollupDirty(week=block, client_key=BLOCK_MARK) for block in sorted(later)],
+                ignore_conflicts=True,
+            )
+        if blocks:
+            histogram_blocks_write(blocks)
     return len(marks)
 
 
@@ -238,4 +274,6 @@ def rollup_rebuild() -> int:
         FactHistogram.objects.all().delete()
         _write_grain(FINE, TicketFact.objects.all())
         _write_coarse(TicketFact.objects.all())
+        weeks = FactHistogram.objects.filter(grain__lt=DAILY).values_list("week", flat=True)
+        histogram_blocks_write({block_of(week) for week in weeks.distinct()})
     return FactWeek.objects.count()

@@ -25,7 +25,7 @@ from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from metrics.definitions import CATALOGUE, METRICS, Metric
-from metrics.histogram import DAILY_HISTOGRAMS, medians_from_histograms
+from metrics.histogram import DAILY_HISTOGRAMS, medians_from_histograms, week_ranges
 from metrics.histogram import grain_for as histogram_grain_for
 from metrics.models import Baseline, BaselineValue, FactHistogram, FactWeek, Path, TicketFact
 from metrics.rollup import DAILY, FINE, Grain, grain_for
@@ -255,7 +255,10 @@ def _medians(
             return {row[group]: row for row in rows}
         return {None: facts.aggregate(**aggregates)}
     weeks, days = parts(filters)
-    ranges = [] if weeks is None else [Q(grain=grain, week__gte=weeks.start, week__lt=weeks.end)]
+    ranges = [
+        Q(grain=grain + offset, week__gte=first, week__lt=last)
+        for offset, first, last in ([] if weeks is None else week_ranges(weeks.start, weeks.end))
+    ]
     from_facts: list[QuerySet[TicketFact]] = []
     if grain in DAILY_HISTOGRAMS:
         ranges += [Q(grain=grain + DAILY, week__gte=d.start, week__lt=d.end) for d in days]

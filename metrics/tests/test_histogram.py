@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import statistics
 from collections import Counter
 from dataclasses import replace
@@ -131,6 +132,11 @@ PERIODS = {
         MONDAY + dt.timedelta(days=17),
     ),
     "a week with nothing resolved": (MONDAY - dt.timedelta(weeks=1), MONDAY),
+    # MONDAY starts a four-week block: the period holds it whole, with weeks and days around.
+    "a block, with weeks and days around it": (
+        MONDAY - dt.timedelta(days=9),
+        MONDAY + dt.timedelta(days=38),
+    ),
 }
 
 
@@ -144,6 +150,8 @@ def test_medians_through_histograms_are_exact(spread: World, period: str, path: 
     sql = " ".join(q["sql"].lower() for q in queries.captured_queries)
     assert "metrics_facthistogram" in sql
     assert "percentile_cont" not in sql and "median(" not in sql
+    if "block" in period:  # the block's rows are read, not its four weeks'
+        assert re.search(r'"grain" = 20[0-3]\b', sql), sql
     for metric in MEDIANS:
         expected = _exact(filters, metric.key)
         figure = found[metric.key]
@@ -152,9 +160,13 @@ def test_medians_through_histograms_are_exact(spread: World, period: str, path: 
         assert figure.count == population.filter(**{f"{metric.field}__isnull": False}).count()
 
 
+@pytest.mark.parametrize("period", ["weeks and days", "a block, with weeks and days around it"])
 @pytest.mark.parametrize("dimension", ["ticket_type_id", "path"])
-def test_medians_per_group_are_exact(spread: World, dimension: str) -> None:
-    filters = FactFilter(start=MONDAY + dt.timedelta(days=1), end=MONDAY + dt.timedelta(weeks=3))
+def test_medians_per_group_are_exact(spread: World, dimension: str, period: str) -> None:
+    start, end = PERIODS.get(
+        period, (MONDAY + dt.timedelta(days=1), MONDAY + dt.timedelta(weeks=3))
+    )
+    filters = FactFilter(start=start, end=end)
     groups = figures_by(filters, user=None, dimension=dimension, metrics=MEDIANS)
     assert len(groups) >= 2
     for group in groups:
