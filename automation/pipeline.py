@@ -128,15 +128,13 @@ def _playbooks_start(tickets: list[Ticket]) -> None:
     type decided by a proposal starts it when that proposal settles:
     `playbooks.engine.on_action_settled`)."""
     from automation.playbooks.chores import acknowledge
-    from automation.playbooks.engine import playbook_for, playbook_start
+    from automation.playbooks.engine import playbook_for, playbooks_start
     from governance.gate import policies_preset
     from governance.memo import batch_memo
 
     with batch_memo(policies_preset(tickets)):  # one policy read for the batch
         acknowledge(tickets)
-        for ticket in tickets:
-            if ticket.type_id is not None:
-                playbook_start(ticket)
+        playbooks_start([ticket for ticket in tickets if ticket.type_id is not None])
     if settings.AGENT_ENABLED and llm_enabled():
         _agent_queue([t for t in tickets if playbook_for(t) is None])
 

@@ -2,8 +2,10 @@
 (the policies for a type and client, whether a technician holds a ticket, kill switches, a
 queue's existence) are made once per key instead of once per proposal.
 
-Only `services.actions_propose` opens it, around its verdicts. Execution never runs inside
-it: the gate re-reads everything when an action executes.
+`services.actions_propose` opens it around its verdicts, and the pipeline around a batch's
+acknowledgements and playbook starts (which also read each client's contacts once through it).
+Execution never relies on it: in production actions execute in the gate's own tasks, which
+re-read everything.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
 
-from governance import gate
+from governance import gate, holdout
 from governance.kinds import KINDS, Mode, kind_get, param_display, params_clean
 from governance.memo import batch_memo
 from governance.models import (
@@ -200,6 +200,7 @@ def _batch_preset(tickets: dict[int, Ticket]) -> dict[Hashable, Any]:
     held = set(AgentHold.objects.filter(ticket_id__in=tickets).values_list("ticket_id", flat=True))
     preset: dict[Hashable, Any] = {("held", pk): pk in held for pk in tickets}
     preset.update(gate.policies_preset(tickets.values()))
+    preset.update(holdout.drawn_preset(tickets))
     return preset
 
 

@@ -8,10 +8,12 @@ ends as shadow."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from automation.models import PlaybookRun
 from automation.playbooks.base import Playbook
@@ -19,9 +21,8 @@ from automation.playbooks.catalogue import PLAYBOOKS, playbook_get
 from governance.gate import rule_resolve
 from governance.kinds import KINDS, Mode
 from governance.models import Action
-from governance.services import Proposal, action_propose
+from governance.services import Proposal, actions_propose
 from tickets.models import Ticket, TicketEvent
-from tickets.services import ticket_event_record
 
 log = logging.getLogger(__name__)
 _WAITING = (Action.Status.PROPOSED, Action.Status.QUEUED, Action.Status.EXECUTING)
@@ -37,11 +38,9 @@ def playbook_for(ticket: Ticket) -> Playbook | None:
 
 def playbook_start(ticket: Ticket) -> PlaybookRun | None:
     """Start the ticket's playbook, if one applies and none ran on it yet."""
-    if ticket.status in Ticket.DONE_STATUSES:
+    playbook = _startable(ticket)
+    if playbook is None:
         return None
-    playbook = playbook_for(ticket)
-    if playbook is None or rule_resolve(ticket, playbook.steps[0].kind).mode == Mode.OFF:
-        return None  # no playbook, or the manager has not let the agent near its first step
     try:
         with transaction.atomic():
             run = PlaybookRun.objects.create(ticket=ticket, playbook=playbook.slug)
@@ -54,6 +53,89 @@ def playbook_start(ticket: Ticket) -> PlaybookRun | None:
     _say(run, playbook, f"Started: {run.state.get('owner_how', 'the ticket qualifies')}.")
     _next(run, playbook)
     return run
+
+
+def playbooks_start(tickets: Sequence[Ticket]) -> list[PlaybookRun]:
+    """`playbook_start` for a batch (the pipeline's): the runs are created in one statement,
+    their first notes written in one, and their first steps proposed in one `actions_propose`
+    call. A run whose first proposal is not simply waited for (shadow, suggestion only,
+    refused, invalid) or that has no step to take carries on as `playbook_start`'s would."""
+    starting = [(t, p) for t in tickets if (p := _startable(t)) is not None]
+    runs = _runs_create(starting)
+    if not runs:
+        return []
+    fresh = Ticket.objects.select_related("type", "contact", "client").in_bulk(
+        [run.ticket_id for run, _ in runs]
+    )
+    notes: list[tuple[PlaybookRun, Playbook, str]] = []
+    handed: list[PlaybookRun] = []
+    finishing: list[tuple[PlaybookRun, Playbook]] = []
+    proposing: list[tuple[PlaybookRun, Playbook, Ticket, Proposal]] = []
+    for run, playbook in runs:
+        ticket = fresh[run.ticket_id]
+        refusal = playbook.refusal(ticket, run.state)
+        if refusal:
+            run.status, run.reason = PlaybookRun.Status.HANDED_OVER, refusal
+            handed.append(run)
+            notes.append((run, playbook, f"Handed to a technician: {refusal}"))
+            continue
+        notes.append(
+            (run, playbook, f"Started: {run.state.get('owner_how', 'the ticket qualifies')}.")
+        )
+        proposal = _step_proposal(run, playbook, ticket)
+        if proposal is None:
+            finishing.append((run, playbook))
+        else:
+            proposing.append((run, playbook, ticket, proposal))
+    now = timezone.now()
+    for run in handed:
+        run.updated_at = now
+    PlaybookRun.objects.bulk_update(handed, ["step", "state", "status", "reason", "updated_at"])
+    _say_many(notes)
+    for run, playbook in finishing:
+        _finish(run, playbook)
+    _propose_steps(proposing)
+    return [run for run, _ in runs]
+
+
+def _startable(ticket: Ticket) -> Playbook | None:
+    """The ticket's playbook, when the ticket is open and the manager lets the agent near
+    the playbook's first step."""
+    if ticket.status in Ticket.DONE_STATUSES:
+        return None
+    playbook = playbook_for(ticket)
+    if playbook is None or rule_resolve(ticket, playbook.steps[0].kind).mode == Mode.OFF:
+        return None
+    return playbook
+
+
+def _runs_create(starting: list[tuple[Ticket, Playbook]]) -> list[tuple[PlaybookRun, Playbook]]:
+    """New runs for the tickets that have had none of their playbook (a re-run starts
+    nothing); one at a time if a concurrent worker started one of them first."""
+    if not starting:
+        return []
+    ran = set(
+        PlaybookRun.objects.filter(ticket__in=[t for t, _ in starting]).values_list(
+            "ticket_id", "playbook"
+        )
+    )
+    new = [(t, p) for t, p in starting if (t.pk, p.slug) not in ran]
+    try:
+        with transaction.atomic():
+            created = PlaybookRun.objects.bulk_create(
+                [PlaybookRun(ticket=t, playbook=p.slug) for t, p in new]
+            )
+    except IntegrityError:
+        raced = []
+        for ticket, playbook in new:
+            try:
+                with transaction.atomic():
+                    run = PlaybookRun.objects.create(ticket=ticket, playbook=playbook.slug)
+            except IntegrityError:
+                continue  # that one is already running
+            raced.append((run, playbook))
+        return raced
+    return [(run, playbook) for run, (_, playbook) in zip(created, new, strict=True)]
 
 
 def playbook_advance(*, action_id: int, status: str) -> PlaybookRun | None:
@@ -84,49 +166,62 @@ def _next(run: PlaybookRun, playbook: Playbook) -> None:
     """Propose the run's current step (skipping steps with nothing to do); finish when
     there are none left."""
     ticket = Ticket.objects.select_related("type", "contact", "client").get(pk=run.ticket_id)
+    proposal = _step_proposal(run, playbook, ticket)
+    if proposal is None:
+        _finish(run, playbook)
+        return
+    _propose_steps([(run, playbook, ticket, proposal)])
+
+
+def _step_proposal(run: PlaybookRun, playbook: Playbook, ticket: Ticket) -> Proposal | None:
+    """The proposal for the run's current step, moving past steps with nothing to do; None
+    when no step is left."""
     while run.step < len(playbook.steps):
         step = playbook.steps[run.step]
         params = step.params(ticket, run.state)
         if params is not None:
-            break
-        run.step += 1
-    else:
-        _finish(run, playbook)
-        return
-    try:
-        # The proposal and the run's note of it commit together: the gate executes the
-        # action only after this commits, so its settling always finds the run waiting.
-        with transaction.atomic():
-            action = action_propose(
-                ticket=ticket,
-                proposal=Proposal(
-                    kind=step.kind,
-                    params=params,
-                    proposer_kind=Action.Proposer.PLAYBOOK,
-                    proposer_name=playbook.title,
-                    confidence=1.0,
-                    rationale=step.rationale,
-                    dedupe_key=f"playbook:{run.id}:{run.step}",
-                ),
+            return Proposal(
+                kind=step.kind,
+                params=params,
+                proposer_kind=Action.Proposer.PLAYBOOK,
+                proposer_name=playbook.title,
+                confidence=1.0,
+                rationale=step.rationale,
+                dedupe_key=f"playbook:{run.id}:{run.step}",
             )
-            run.state["action"] = action.id
-            waiting = action.status in _WAITING
-            if waiting:
-                run.status = PlaybookRun.Status.WAITING
-                run.save(update_fields=["step", "state", "status", "updated_at"])
-    except ValidationError as error:
-        _hand_over(run, playbook, f"Step {run.step + 1} was not valid: {' '.join(error.messages)}")
-        return
-    if waiting:
-        return
-    if action.status == Action.Status.SHADOW:
-        run.status = PlaybookRun.Status.SHADOW
         run.step += 1
-        run.save(update_fields=["step", "state", "status", "updated_at"])
-        _next(run, playbook)
-    else:
-        reason = _STOPPING.get(str(action.status), action.status_reason or str(action.status))
-        _hand_over(run, playbook, f"{KINDS[action.kind].label}: {reason}.")
+    return None
+
+
+def _propose_steps(items: list[tuple[PlaybookRun, Playbook, Ticket, Proposal]]) -> None:
+    """Each run's step to the gate, all in one call. The proposals and the runs' notes of
+    them commit together: the gate executes an action only after this commits, so its
+    settling always finds its run waiting. Runs whose step is not waited for go on here."""
+    if not items:
+        return
+    with transaction.atomic():
+        outcomes = actions_propose(items=[(ticket, proposal) for _, _, ticket, proposal in items])
+        waiting = []
+        now = timezone.now()
+        for (run, _, _, _), outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, Action):
+                run.state["action"] = outcome.id
+                if outcome.status in _WAITING:
+                    run.status, run.updated_at = PlaybookRun.Status.WAITING, now
+                    waiting.append(run)
+        PlaybookRun.objects.bulk_update(waiting, ["step", "state", "status", "updated_at"])
+    for (run, playbook, _, _), outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, ValidationError):
+            step = f"Step {run.step + 1} was not valid: {' '.join(outcome.messages)}"
+            _hand_over(run, playbook, step)
+        elif outcome.status == Action.Status.SHADOW:
+            run.status = PlaybookRun.Status.SHADOW
+            run.step += 1
+            run.save(update_fields=["step", "state", "status", "updated_at"])
+            _next(run, playbook)
+        elif outcome.status not in _WAITING:
+            reason = _STOPPING.get(str(outcome.status), outcome.status_reason or outcome.status)
+            _hand_over(run, playbook, f"{KINDS[outcome.kind].label}: {reason}.")
 
 
 def _finish(run: PlaybookRun, playbook: Playbook) -> None:
@@ -149,13 +244,25 @@ def _hand_over(run: PlaybookRun, playbook: Playbook, reason: str) -> None:
 
 
 def _say(run: PlaybookRun, playbook: Playbook, text: str) -> None:
-    ticket_event_record(
-        ticket=Ticket.objects.get(pk=run.ticket_id),
-        kind=TicketEvent.Kind.PLAYBOOK,
-        actor_kind=TicketEvent.ActorKind.AGENT,
-        actor_name=f"Playbook “{playbook.title}”",
-        body=text,
-        data={"playbook": playbook.slug, "run": run.id, "step": run.step},
+    _say_many([(run, playbook, text)])
+
+
+def _say_many(notes: list[tuple[PlaybookRun, Playbook, str]]) -> None:
+    """The runs' notes on their tickets' timelines, in one statement."""
+    now = timezone.now()
+    TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(
+                ticket_id=run.ticket_id,
+                kind=TicketEvent.Kind.PLAYBOOK,
+                actor_kind=TicketEvent.ActorKind.AGENT,
+                actor_name=f"Playbook \u201c{playbook.title}\u201d",
+                body=text,
+                data={"playbook": playbook.slug, "run": run.id, "step": run.step},
+                occurred_at=now,
+            )
+            for run, playbook, text in notes
+        ]
     )
 
 

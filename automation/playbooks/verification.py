@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from governance.memo import memoized
 from tickets.models import Contact, Ticket
 
 TEXT_SCAN = 5_000
@@ -55,13 +56,21 @@ def _named_contact(ticket: Ticket) -> Contact | None:
     words = set(re.findall(r"[\w.@'-]+", text))
     if ticket.client_id is None:
         return None
-    for contact in Contact.objects.filter(client_id=ticket.client_id, is_active=True):
+    for contact in _active_contacts(ticket.client_id):
         handles = {contact.email.lower(), contact.directory_username.lower()} - {""}
         full = f"{contact.first_name} {contact.last_name}".strip().lower()
         named = bool(handles & words) or bool(contact.last_name and full in text)
         if named and (ticket.contact is None or contact.pk != ticket.contact.pk):
             return contact
     return None
+
+
+def _active_contacts(client_id: int) -> list[Contact]:
+    """The client's active contacts — read once per client in a pipeline batch."""
+    return memoized(
+        ("active_contacts", client_id),
+        lambda: list(Contact.objects.filter(client_id=client_id, is_active=True)),
+    )
 
 
 def _someone_else(ticket: Ticket, requester: Contact) -> str:

@@ -17,6 +17,7 @@ from django_q.conf import Conf
 from automation.models import PlaybookRun, ToolConnection
 from automation.playbooks.engine import playbook_start
 from automation.secrets import secret_open
+from automation.tests.helpers import type_with_policy
 from automation.tools.directory import BindOutcome, Directory
 from governance import services
 from governance.models import Action
@@ -45,16 +46,6 @@ def desk(world: World, slapd: Any, monkeypatch: pytest.MonkeyPatch) -> World:
     return world
 
 
-def _policy(world: World, slug: str, **modes: str) -> TicketType:
-    ticket_type, _ = TicketType.objects.get_or_create(slug=slug, defaults={"name": slug.title()})
-    policy = services.policy_create(
-        ticket_type=ticket_type, client=None, staff=world.manager, shadow_mode=False
-    )
-    rules = [services.RuleInput(action_kind=kind, mode=mode) for kind, mode in modes.items()]
-    services.policy_save(policy=policy, staff=world.manager, shadow_mode=False, rules=rules)
-    return ticket_type
-
-
 def _account(slapd: Any, contact: Contact, password: str | None = None) -> str:
     uid, _, password = slapd.user(contact.first_name.lower(), password)
     contact.directory_username = uid
@@ -73,7 +64,7 @@ def test_a_password_reset_is_done_verified_and_delivered_by_link_only(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any, caplog: Any
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    kind = _policy(desk, "password-reset", reset_password="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "password-reset", {"reset_password": "autonomous", **AUTONOMOUS})
     old = _account(slapd, desk.contact)
     ticket = make_ticket(
         desk.client,
@@ -118,7 +109,7 @@ def test_a_password_reset_is_done_verified_and_delivered_by_link_only(
 def test_a_vip_account_is_handed_to_a_technician(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "password-reset", reset_password="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "password-reset", {"reset_password": "autonomous", **AUTONOMOUS})
     _account(slapd, desk.contact)
     Contact.objects.filter(pk=desk.contact.pk).update(is_vip=True)
     ticket = make_ticket(
@@ -136,7 +127,7 @@ def test_a_vip_account_is_handed_to_a_technician(
 def test_a_reset_of_someone_elses_account_needs_an_authorised_requester(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "password-reset", reset_password="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "password-reset", {"reset_password": "autonomous", **AUTONOMOUS})
     boss = Contact.objects.create(
         client=desk.client, first_name="Bob", last_name="Stone", email="bob@acme.test"
     )
@@ -164,7 +155,7 @@ def test_a_reset_of_someone_elses_account_needs_an_authorised_requester(
 def test_a_reset_waits_for_approval_then_goes_on(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "password-reset", reset_password="approval", **AUTONOMOUS)
+    kind = type_with_policy(desk, "password-reset", {"reset_password": "approval", **AUTONOMOUS})
     _account(slapd, desk.contact)
     ticket = make_ticket(
         desk.client, summary="Locked out", external_id="PW-4", contact=desk.contact, type=kind
@@ -185,7 +176,7 @@ def test_a_reset_waits_for_approval_then_goes_on(
 def test_an_unlock_is_verified_and_the_requester_told(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "account-unlock", unlock_account="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "account-unlock", {"unlock_account": "autonomous", **AUTONOMOUS})
     _account(slapd, desk.contact)
     uid = desk.contact.directory_username
     with Directory(slapd.config()) as directory:
@@ -207,7 +198,9 @@ def test_an_unlock_is_verified_and_the_requester_told(
 def test_a_group_change_names_its_group_and_is_verified(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "group-change", change_group_membership="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(
+        desk, "group-change", {"change_group_membership": "autonomous", **AUTONOMOUS}
+    )
     _account(slapd, desk.contact)
     other, _, _ = slapd.user("other")
     group, _ = slapd.group([other], name="finance")
@@ -232,7 +225,7 @@ def test_a_group_change_names_its_group_and_is_verified(
 def test_a_failing_directory_hands_over_with_the_reason(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "password-reset", reset_password="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "password-reset", {"reset_password": "autonomous", **AUTONOMOUS})
     _account(slapd, desk.contact)
     ToolConnection.objects.filter(client=desk.client).update(
         settings={
@@ -259,7 +252,7 @@ def test_mfa_reenrolment_through_graph(
 ) -> None:
     from automation.tools.simulators.graph import GraphSimulator
 
-    kind = _policy(desk, "mfa-reenrolment", reenrol_mfa="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "mfa-reenrolment", {"reenrol_mfa": "autonomous", **AUTONOMOUS})
     with GraphSimulator() as graph:
         graph.add_user("dana@acme.test", "Dana", "Initial-Passw0rd!")
         graph.add_method("dana@acme.test", "microsoftAuthenticator")
@@ -302,7 +295,9 @@ def test_software_install_through_the_rmm(
     from automation.tools.simulators.rmm import RmmSimulator
 
     monkeypatch.setattr(InstallSoftwareExecutor, "poll_seconds", 0.01)
-    kind = _policy(desk, "software-install", install_software="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(
+        desk, "software-install", {"install_software": "autonomous", **AUTONOMOUS}
+    )
     desk.asset.rmm_device_id = "4711"
     desk.asset.primary_contact = desk.contact
     desk.asset.save()
@@ -373,7 +368,9 @@ def test_the_rate_limit_stops_a_burst_of_resets_for_one_client(
 def test_a_group_change_for_someone_unknown_is_handed_over(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "group-change", change_group_membership="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(
+        desk, "group-change", {"change_group_membership": "autonomous", **AUTONOMOUS}
+    )
     _account(slapd, desk.contact)
     ticket = make_ticket(
         desk.client,
@@ -393,7 +390,7 @@ def test_a_group_change_for_someone_unknown_is_handed_over(
 def test_a_reset_for_someone_named_but_unknown_is_handed_over(
     desk: World, slapd: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    kind = _policy(desk, "password-reset", reset_password="autonomous", **AUTONOMOUS)
+    kind = type_with_policy(desk, "password-reset", {"reset_password": "autonomous", **AUTONOMOUS})
     _account(slapd, desk.contact)
     ticket = make_ticket(
         desk.client,

@@ -260,6 +260,36 @@ def test_a_control_ticket_is_kept_human_only_by_the_gate(world: World) -> None:
     assert TicketFact.objects.get(ticket=ticket).holdout_arm == "control"
 
 
+def test_a_batch_keeps_each_ticket_in_the_arm_it_was_drawn_into(world: World) -> None:
+    from governance.services import Proposal, actions_propose
+
+    policy_with(world, set_priority="autonomous")
+    holdout = holdout_start(share=Decimal("0.5"), staff=world.manager)
+    tickets: list[Ticket] = []
+    while len({draw(holdout, t.id) for t in tickets}) < 2 or len(tickets) < 6:
+        tickets.append(_new_ticket(world, f"B-{len(tickets)}"))
+    control = {t.id for t in tickets if draw(holdout, t.id) == HoldoutTicket.Arm.CONTROL}
+
+    def batch(priority: int) -> list[Any]:
+        proposal = Proposal(
+            kind="set_priority",
+            params={"priority": priority},
+            proposer_kind=Action.Proposer.MODEL,
+            proposer_name="triage",
+            confidence=0.99,
+        )
+        return actions_propose(items=[(t, proposal) for t in tickets])
+
+    first, second = batch(1), batch(2)  # the first draws each ticket, the second reads it
+
+    for outcomes in (first, second):
+        refused = {a.ticket_id for a in outcomes if a.status == Action.Status.REFUSED}
+        assert refused == control
+    assert HoldoutTicket.objects.filter(ticket__in=tickets).count() == len(tickets)
+    held = TicketEvent.objects.filter(ticket__in=tickets, kind=TicketEvent.Kind.AGENT_HOLD)
+    assert sorted(held.values_list("ticket_id", flat=True)) == sorted(control)
+
+
 def test_a_treated_ticket_is_left_to_the_policy(world: World) -> None:
     policy_with(world, set_priority="autonomous")
     holdout = holdout_start(share=Decimal("0.01"), staff=world.manager)
