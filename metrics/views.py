@@ -92,6 +92,10 @@ def _filter_form(request: HtmxHttpRequest) -> MetricsFilterForm:
     return form
 
 
+# Fixed axes where a metric has a fixed scale, so a week's 4.0 CSAT is not drawn at the bottom.
+_AXES: dict[str, dict[str, int]] = {"%": {"min": 0, "max": 100}, "/5": {"min": 1, "max": 5}}
+
+
 def _trend(
     filters: selectors.FactFilter,
     request: HtmxHttpRequest,
@@ -108,6 +112,7 @@ def _trend(
             "values": [p.values[metric.key] for p in points],
             "counts": [p.counts[metric.key] for p in points],
             "baseline": base[metric.key].baseline_value if metric.key in base else None,
+            "axis": _AXES.get(metric.unit, {}),
         }
         for metric in metrics
     ]

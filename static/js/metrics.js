@@ -14,7 +14,7 @@
     data.series.forEach(function (s, i) {
       var axis = "y" + i;
       datasets.push({ label: s.label, data: s.values, counts: s.counts, yAxisID: axis,
-        borderColor: colours[i % colours.length], backgroundColor: colours[i % colours.length], spanGaps: true, tension: 0.2 });
+        borderColor: colours[i % colours.length], backgroundColor: colours[i % colours.length], spanGaps: true, tension: 0 });
       if (s.baseline !== null && s.baseline !== undefined) {
         datasets.push({ label: s.label + " — baseline", data: data.weeks.map(function () { return s.baseline; }), yAxisID: axis,
           borderColor: colours[i % colours.length], borderDash: [6, 4], pointRadius: 0, borderWidth: 1 });
@@ -22,7 +22,9 @@
     });
     var scales = {};
     data.series.forEach(function (s, i) {
-      scales["y" + i] = { position: i % 2 ? "right" : "left", display: i < 2, title: { display: i < 2, text: s.label } };
+      var axis = s.axis || {};
+      scales["y" + i] = { position: i % 2 ? "right" : "left", display: i < 2, title: { display: i < 2, text: s.label },
+        beginAtZero: true, min: axis.min, max: axis.max };
     });
     charts[canvas.dataset.chart] = new Chart(canvas, {
       type: "line",
