@@ -38,28 +38,16 @@ def playbook_for(ticket: Ticket) -> Playbook | None:
 
 def playbook_start(ticket: Ticket) -> PlaybookRun | None:
     """Start the ticket's playbook, if one applies and none ran on it yet."""
-    playbook = _startable(ticket)
-    if playbook is None:
-        return None
-    try:
-        with transaction.atomic():
-            run = PlaybookRun.objects.create(ticket=ticket, playbook=playbook.slug)
-    except IntegrityError:
-        return None  # it already ran, or is running
-    refusal = playbook.refusal(ticket, run.state)
-    if refusal:
-        _hand_over(run, playbook, refusal)
-        return run
-    _say(run, playbook, f"Started: {run.state.get('owner_how', 'the ticket qualifies')}.")
-    _next(run, playbook)
-    return run
+    runs = playbooks_start([ticket])
+    return runs[0] if runs else None
 
 
 def playbooks_start(tickets: Sequence[Ticket]) -> list[PlaybookRun]:
-    """`playbook_start` for a batch (the pipeline's): the runs are created in one statement,
-    their first notes written in one, and their first steps proposed in one `actions_propose`
-    call. A run whose first proposal is not simply waited for (shadow, suggestion only,
-    refused, invalid) or that has no step to take carries on as `playbook_start`'s would."""
+    """Start each ticket's playbook, if one applies and none ran on it yet — for a batch (the
+    pipeline's) in bulk: the runs are created in one statement, their first notes written in
+    one, and their first steps proposed in one `actions_propose` call. A run whose first
+    proposal is not simply waited for (shadow, suggestion only, refused, invalid) or that has
+    no step to take carries on on its own."""
     starting = [(t, p) for t in tickets if (p := _startable(t)) is not None]
     runs = _runs_create(starting)
     if not runs:
@@ -67,31 +55,25 @@ def playbooks_start(tickets: Sequence[Ticket]) -> list[PlaybookRun]:
     fresh = Ticket.objects.select_related("type", "contact", "client").in_bulk(
         [run.ticket_id for run, _ in runs]
     )
-    notes: list[tuple[PlaybookRun, Playbook, str]] = []
-    handed: list[PlaybookRun] = []
+    started: list[tuple[PlaybookRun, Playbook, str]] = []
+    handed: list[tuple[PlaybookRun, Playbook, str]] = []
     finishing: list[tuple[PlaybookRun, Playbook]] = []
     proposing: list[tuple[PlaybookRun, Playbook, Ticket, Proposal]] = []
     for run, playbook in runs:
         ticket = fresh[run.ticket_id]
         refusal = playbook.refusal(ticket, run.state)
         if refusal:
-            run.status, run.reason = PlaybookRun.Status.HANDED_OVER, refusal
-            handed.append(run)
-            notes.append((run, playbook, f"Handed to a technician: {refusal}"))
+            handed.append((run, playbook, refusal))
             continue
-        notes.append(
-            (run, playbook, f"Started: {run.state.get('owner_how', 'the ticket qualifies')}.")
-        )
+        how = run.state.get("owner_how", "the ticket qualifies")
+        started.append((run, playbook, f"Started: {how}."))
         proposal = _step_proposal(run, playbook, ticket)
         if proposal is None:
             finishing.append((run, playbook))
         else:
             proposing.append((run, playbook, ticket, proposal))
-    now = timezone.now()
-    for run in handed:
-        run.updated_at = now
-    PlaybookRun.objects.bulk_update(handed, ["step", "state", "status", "reason", "updated_at"])
-    _say_many(notes)
+    _hand_over_many(handed)
+    _say_many(started)
     for run, playbook in finishing:
         _finish(run, playbook)
     _propose_steps(proposing)
@@ -235,12 +217,23 @@ def _finish(run: PlaybookRun, playbook: Playbook) -> None:
 
 
 def _hand_over(run: PlaybookRun, playbook: Playbook, reason: str) -> None:
-    """End the run with the reason on the timeline. The technician's brief (similar tickets,
-    KB passages, recent alerts) is on the ticket page, gathered when they open it — not here,
-    where it would slow every pipeline batch for tickets nobody has looked at yet."""
-    run.status, run.reason = PlaybookRun.Status.HANDED_OVER, reason
-    run.save(update_fields=["step", "state", "status", "reason", "updated_at"])
-    _say(run, playbook, f"Handed to a technician: {reason}")
+    _hand_over_many([(run, playbook, reason)])
+
+
+def _hand_over_many(items: list[tuple[PlaybookRun, Playbook, str]]) -> None:
+    """End the runs, each with its reason on its ticket's timeline. The technician's brief
+    (similar tickets, KB passages, recent alerts) is on the ticket page, gathered when they
+    open it — not here, where it would slow every pipeline batch for tickets nobody has
+    looked at yet."""
+    now = timezone.now()
+    for run, _, reason in items:
+        run.status, run.reason, run.updated_at = PlaybookRun.Status.HANDED_OVER, reason, now
+    PlaybookRun.objects.bulk_update(
+        [run for run, _, _ in items], ["step", "state", "status", "reason", "updated_at"]
+    )
+    _say_many(
+        [(run, playbook, f"Handed to a technician: {reason}") for run, playbook, reason in items]
+    )
 
 
 def _say(run: PlaybookRun, playbook: Playbook, text: str) -> None:
