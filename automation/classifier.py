@@ -26,12 +26,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-ALGORITHM = "tfidf-word0.7-char1.4-short0.7+soft-balanced-linear-svm+platt-margin"
+ALGORITHM = "tfidf-word0.7-char1.4-short0.7+context0.7+soft-balanced-linear-svm+platt-margin"
 MIN_TRAINING_ROWS = 50
 TEXT_LIMIT = 20_000  # characters of one ticket's text the model reads
 # Share of the training rows held back to fit the confidence mapping before the final refit.
 CONFIDENCE_SHARE = 0.15
-FEATURE_WEIGHTS = {"words": 0.7, "chars": 1.4, "summary": 0.7}
+FEATURE_WEIGHTS = {"words": 0.7, "chars": 1.4, "summary": 0.7, "context": 0.7}
 
 _RECEIVED_FROM = re.compile(r"received from:\s*\S+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -65,6 +65,16 @@ def ticket_text(ticket: Any) -> str:
     return f"{ticket.summary}\n\n{ticket.description}"
 
 
+def ticket_context(ticket: Any) -> str:
+    """Where a ticket comes from, as tokens the classifier reads beside the text: the client,
+    the contact and the channel. The same words are routed differently for different clients
+    and sites (docs/research/triage-classifier.md, fifth round), and the text cannot say which."""
+    tokens = [f"client={ticket.client_id}", f"source={ticket.source}"]
+    if ticket.contact_id:
+        tokens.append(f"contact={ticket.contact_id}")
+    return " ".join(tokens)
+
+
 def _parts(text: str) -> tuple[str, str]:
     if isinstance(text, _Parsed):
         return text.parts
@@ -73,20 +83,28 @@ def _parts(text: str) -> tuple[str, str]:
 
 
 class _Parsed(str):
-    """A ticket text that cleans itself once: the three feature blocks each read a view of it,
-    and cleaning three times was a third of the prediction time."""
+    """A ticket text that cleans itself once: the three text feature blocks each read a view of
+    it, and cleaning three times was a third of the prediction time. It carries the ticket's
+    context tokens for the context block."""
 
     parts: tuple[str, str]
+    context: tuple[str, ...]
 
-    def __new__(cls, text: str) -> _Parsed:
-        parsed = super().__new__(cls, text or "")
+    def __new__(cls, text: str, context: str = "") -> _Parsed:
+        parsed = super().__new__(cls, (text or "")[: TEXT_LIMIT * 2])
         short, _, rest = str(parsed).partition("\n\n")
         parsed.parts = (clean_text(short), clean_text(rest))
+        parsed.context = tuple((context or "").split())
         return parsed
 
 
-def _parsed(texts: Sequence[str]) -> list[str]:
-    return [t if isinstance(t, _Parsed) else _Parsed(t) for t in texts]
+def _parsed(texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[str]:
+    if contexts is not None and len(contexts) != len(texts):
+        raise ValueError("texts and contexts differ in length")
+    return [
+        t if isinstance(t, _Parsed) else _Parsed(t, contexts[i] if contexts is not None else "")
+        for i, t in enumerate(texts)
+    ]
 
 
 class TextView(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -191,6 +209,43 @@ class CharTfidf(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return sparse.diags(1 / norms).dot(matrix).tocsr().astype(np.float32)
 
 
+class ContextTokens(BaseEstimator, TransformerMixin):  # type: ignore[misc]
+    """One column per context token (client=…, contact=…, source=…) seen at least `min_count`
+    times in training, 1.0 where a ticket has it. Tickets without context get an empty row,
+    and a model trained without any context has no columns here: text-only models are
+    unchanged. A contact with a single past ticket still counts: on the it-incidents callers,
+    dropping tokens seen once lost a third of the gain."""
+
+    def __init__(self, min_count: int = 1) -> None:
+        self.min_count = min_count
+
+    def fit(self, texts: Sequence[str], labels: Any = None) -> ContextTokens:
+        counts: dict[str, int] = {}
+        for text in texts:
+            for token in getattr(text, "context", ()):
+                counts[token] = counts.get(token, 0) + 1
+        kept = sorted(token for token, count in counts.items() if count >= self.min_count)
+        self.vocabulary_ = {token: index for index, token in enumerate(kept)}
+        return self
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        vocabulary = self.vocabulary_
+        columns: list[int] = []
+        indptr = [0]
+        for text in texts:
+            ids = {vocabulary[t] for t in getattr(text, "context", ()) if t in vocabulary}
+            columns.extend(sorted(ids))
+            indptr.append(len(columns))
+        return sparse.csr_matrix(
+            (
+                np.ones(len(columns), np.float32),
+                np.asarray(columns, dtype=np.int32),
+                np.asarray(indptr, dtype=np.int64),
+            ),
+            shape=(len(texts), len(vocabulary)),
+        )
+
+
 class SoftBalancedSvm(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
     """A linear SVM whose class weights are (n / (k · count)) ** power: rare groups count for
     more without the accuracy lost to fully balanced weights (power 0.5 lifted macro-F1 by six
@@ -249,6 +304,7 @@ def build_pipeline() -> Pipeline:
                     ]
                 ),
             ),
+            ("context", ContextTokens()),
         ],
         # Block weights: character n-grams up, words and summary down. evaluate_triage --cv 5 on
         # it-incidents, mean of seeds 7 and 11: +0.4 accuracy points, +0.7 macro-F1, +1.4
@@ -259,7 +315,8 @@ def build_pipeline() -> Pipeline:
 
 
 def _margins(pipeline: Pipeline, texts: Sequence[str]) -> tuple[Any, Any, Any]:
-    """Per text: the index of the best class, the gap to the runner-up, and all scores."""
+    """Per (parsed) text: the index of the best class, the gap to the runner-up, and all
+    scores."""
     scores = pipeline.decision_function(_parsed(texts))
     best = scores.argmax(1)
     top_two = np.partition(scores, -2, axis=1)[:, -2:]
@@ -306,10 +363,13 @@ class LocalClassifier:
     trained_rows: int
     train_seconds: float
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+    def predict(
+        self, texts: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[Prediction]:
+        """`contexts`: each ticket's `ticket_context`, when the model was trained with them."""
         if not texts:
             return []
-        best, gaps, scores = _margins(self.pipeline, [t[: TEXT_LIMIT * 2] for t in texts])
+        best, gaps, scores = _margins(self.pipeline, _parsed(texts, contexts))
         confidences = self.confidence(gaps)
         classes = self.pipeline.classes_
         predictions = []
@@ -341,10 +401,13 @@ class LocalClassifier:
         return loaded
 
 
-def classifier_train(texts: Sequence[str], labels: Sequence[str]) -> LocalClassifier:
+def classifier_train(
+    texts: Sequence[str], labels: Sequence[str], contexts: Sequence[str] | None = None
+) -> LocalClassifier:
     """Fit the classifier: first on all but CONFIDENCE_SHARE of the rows, to learn how the
-    margin on unseen tickets maps to being right; then on every row. Raises NotEnoughHistory
-    when there is too little to learn from."""
+    margin on unseen tickets maps to being right; then on every row. `contexts` are the
+    tickets' `ticket_context` tokens (optional). Raises NotEnoughHistory when there is too
+    little to learn from."""
     if len(texts) != len(labels):
         raise ValueError("texts and labels differ in length")
     if len(texts) < MIN_TRAINING_ROWS or len(set(labels)) < 2:
@@ -356,7 +419,7 @@ def classifier_train(texts: Sequence[str], labels: Sequence[str]) -> LocalClassi
     order = np.random.default_rng(7).permutation(len(texts))
     cut = max(1, int(len(texts) * CONFIDENCE_SHARE))
     held, kept = order[:cut], order[cut:]
-    parsed = _parsed(texts)
+    parsed = _parsed(texts, contexts)
     first = build_pipeline().fit([parsed[i] for i in kept], [labels[i] for i in kept])
     best, gaps, _ = _margins(first, [parsed[i] for i in held])
     correct = np.asarray([first.classes_[b] == labels[i] for b, i in zip(best, held, strict=True)])

@@ -21,6 +21,7 @@ from automation.classifier import (
     LocalClassifier,
     classifier_train,
     subtype_label,
+    ticket_context,
     ticket_text,
 )
 from automation.evaluation import PRECISION_TARGETS, accuracy, coverage_at_precision, macro_f1
@@ -57,20 +58,29 @@ def _history(target: str, now: dt.datetime) -> QuerySet[Ticket]:
     elif target == TriageModel.Target.QUEUE:
         tickets = tickets.filter(queue__isnull=False).select_related("queue")
     return tickets.only(
-        "summary", "description", "priority", "type__slug", "subtype__name", "queue__slug"
+        "summary",
+        "description",
+        "priority",
+        "client",
+        "contact",
+        "source",
+        "type__slug",
+        "subtype__name",
+        "queue__slug",
     )
 
 
 def training_set(target: str, *, now: dt.datetime | None = None) -> Dataset:
     moment = now or timezone.now()
     label_of = _LABELS[target]
-    texts, labels = [], []
+    texts, labels, contexts = [], [], []
     for ticket in _history(target, moment).iterator(chunk_size=2000):
         label = label_of(ticket)
         if label:
             texts.append(ticket_text(ticket))
             labels.append(label)
-    return Dataset(texts, labels)
+            contexts.append(ticket_context(ticket))
+    return Dataset(texts, labels, contexts)
 
 
 def triage_model_train(*, target: str, now: dt.datetime | None = None) -> TriageModel:
@@ -84,8 +94,8 @@ def triage_model_train(*, target: str, now: dt.datetime | None = None) -> Triage
         )
         train, test = data.subset(train_index), data.subset(test_index)
     else:
-        train, test = data, Dataset([], [])
-    model = classifier_train(train.texts, train.labels)
+        train, test = data, Dataset([], [], [])
+    model = classifier_train(train.texts, train.labels, train.contexts)
     version = f"triage-{target}-{moment:%Y%m%d%H%M%S}"
     stored = TriageModel.objects.create(
         target=target,
@@ -107,7 +117,7 @@ def triage_model_train(*, target: str, now: dt.datetime | None = None) -> Triage
 def _holdout_metrics(model: LocalClassifier, test: Dataset) -> dict[str, object]:
     if not test.texts:
         return {"holdout_rows": 0}
-    predictions = model.predict(test.texts)
+    predictions = model.predict(test.texts, test.contexts)
     predicted = [p.label for p in predictions]
     correct = [p == t for p, t in zip(predicted, test.labels, strict=True)]
     confidences = [p.confidence for p in predictions]
@@ -167,7 +177,13 @@ def triage_predict_many(
     for model in models:
         todo = [t for t in tickets if (t.id, model.id) not in done]
         started = time.perf_counter()
-        answers = _classifier(model).predict([ticket_text(t) for t in todo]) if todo else []
+        answers = (
+            _classifier(model).predict(
+                [ticket_text(t) for t in todo], [ticket_context(t) for t in todo]
+            )
+            if todo
+            else []
+        )
         share = (time.perf_counter() - started) * 1000 / max(1, len(todo))
         created = TriagePrediction.objects.bulk_create(
             [

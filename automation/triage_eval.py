@@ -28,13 +28,23 @@ class DatasetError(ValueError):
 class Dataset:
     texts: list[str]
     labels: list[str]
+    # Per row, the context tokens the classifier reads beside the text (None: text only).
+    contexts: list[str] | None = None
 
     def subset(self, indices: Sequence[int]) -> Dataset:
-        return Dataset([self.texts[i] for i in indices], [self.labels[i] for i in indices])
+        return Dataset(
+            [self.texts[i] for i in indices],
+            [self.labels[i] for i in indices],
+            [self.contexts[i] for i in indices] if self.contexts is not None else None,
+        )
 
 
-def dataset_load(path: Path, *, text_columns: Sequence[str], label: str) -> Dataset:
-    """Rows with an empty label are skipped; text columns are joined with a blank line."""
+def dataset_load(
+    path: Path, *, text_columns: Sequence[str], label: str, field_columns: Sequence[str] = ()
+) -> Dataset:
+    """Rows with an empty label are skipped; text columns are joined with a blank line. Each
+    field column (a category such as the caller, client or site) becomes one context token,
+    `column=value`, as production's client, contact and source are."""
     if not text_columns:
         raise DatasetError("Give at least one --text column.")
     try:
@@ -44,26 +54,33 @@ def dataset_load(path: Path, *, text_columns: Sequence[str], label: str) -> Data
     with handle:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
-        missing = [c for c in [*text_columns, label] if c not in columns]
+        missing = [c for c in [*text_columns, *field_columns, label] if c not in columns]
         if missing:
             raise DatasetError(
                 f"{path.name} has no column {', '.join(repr(c) for c in missing)}; "
                 f"its columns are: {', '.join(repr(c) for c in columns) or 'none'}."
             )
-        texts, labels = [], []
+        texts, labels, contexts = [], [], []
         for row in reader:
             value = (row.get(label) or "").strip()
             if not value:
                 continue
             texts.append("\n\n".join((row.get(column) or "").strip() for column in text_columns))
             labels.append(value)
+            contexts.append(" ".join(_field_token(c, row.get(c)) for c in field_columns))
     if not texts:
         raise DatasetError(f"{path.name} has no rows with a {label!r} value.")
-    return Dataset(texts, labels)
+    return Dataset(texts, labels, contexts if field_columns else None)
+
+
+def _field_token(column: str, value: str | None) -> str:
+    """One whitespace-free token per field, e.g. `caller=eylqgodm_ybqkwiam`."""
+    name = "_".join(column.lower().split())
+    return f"{name}=" + ("_".join((value or "").lower().split()) or "-")
 
 
 def evaluate_split(train: Dataset, test: Dataset) -> dict[str, Any]:
-    model = classifier_train(train.texts, train.labels)
+    model = classifier_train(train.texts, train.labels, train.contexts)
     return _score(model, test) | {"train_seconds": model.train_seconds}
 
 
@@ -92,15 +109,16 @@ def _fold_labels(labels: Sequence[str], folds: int) -> list[str]:
 
 def _score(model: LocalClassifier, test: Dataset) -> dict[str, Any]:
     started = time.perf_counter()
-    predictions = model.predict(test.texts)
+    predictions = model.predict(test.texts, test.contexts)
     batch_seconds = time.perf_counter() - started
     predicted = [p.label for p in predictions]
     correct = [p == t for p, t in zip(predicted, test.labels, strict=True)]
     confidences = [p.confidence for p in predictions]
     singles = []
-    for text in test.texts[:SINGLE_SAMPLES]:
+    for index, text in enumerate(test.texts[:SINGLE_SAMPLES]):
+        context = [test.contexts[index]] if test.contexts is not None else None
         one = time.perf_counter()
-        model.predict([text])
+        model.predict([text], context)
         singles.append((time.perf_counter() - one) * 1000)
     singles.sort()
     return {

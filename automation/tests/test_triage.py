@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from automation.classifier import NotEnoughHistory, classifier_train, clean_text
+from automation.classifier import (
+    ContextTokens,
+    NotEnoughHistory,
+    _parsed,
+    classifier_train,
+    clean_text,
+)
 from automation.models import TriageModel, TriagePrediction
 from automation.services import triage_model_train, triage_predict
 from automation.tests.helpers import triage_run, triage_run_many
@@ -67,6 +73,34 @@ def test_training_stores_a_version_that_predicts_and_records(world: World) -> No
 
 
 @pytest.mark.django_db
+def test_training_reads_each_tickets_client_beside_its_text(world: World) -> None:
+    from tickets.models import Queue
+
+    rng = random.Random(4)
+    desks = {
+        world.client: world.queue,
+        world.other_client: Queue.objects.create(name="Globex desk", slug="globex"),
+    }
+    for client, queue in desks.items():
+        for number in range(40):
+            make_ticket(
+                client,
+                summary=_sentence(rng, VOCABULARY["printing"]),
+                external_id=f"{client.identifier}-{number}",
+                queue=queue,
+                status=Ticket.Status.RESOLVED,
+            )
+    model = triage_model_train(target=TriageModel.Target.QUEUE)
+    assert model.metrics["accuracy"] >= 0.9
+    answers = {}
+    for client in desks:
+        fresh = make_ticket(client, summary="toner and paper jam", external_id=f"N-{client.pk}")
+        [answer] = [p for p in triage_predict(ticket=fresh) if p.target == model.target]
+        answers[client] = answer.label
+    assert answers == {client: queue.slug for client, queue in desks.items()}
+
+
+@pytest.mark.django_db
 def test_a_new_version_replaces_the_active_one(world: World) -> None:
     import datetime as dt
 
@@ -111,6 +145,40 @@ def test_empty_huge_and_non_english_text_still_predict() -> None:
     predictions = model.predict(odd)
     assert len(predictions) == 4
     assert all(p.label in model.labels and 0 <= p.confidence <= 1 for p in predictions)
+
+
+def _routed_by_client(seed: int) -> tuple[list[str], list[str], list[str]]:
+    """The same printing requests, sent to a different desk by each client."""
+    rng = random.Random(seed)
+    texts, labels, contexts = [], [], []
+    for client, desk in (("1", "desk-north"), ("2", "desk-south")):
+        for _ in range(40):
+            texts.append(_sentence(rng, VOCABULARY["printing"]))
+            labels.append(desk)
+            contexts.append(f"client={client} source=email")
+    return texts, labels, contexts
+
+
+def test_context_tokens_tell_apart_the_same_words_from_different_clients() -> None:
+    texts, labels, contexts = _routed_by_client(11)
+    probe = ["printer paper jam please help 5"] * 2
+    where = ["client=1 source=email", "client=2 source=email"]
+    north, south = classifier_train(texts, labels, contexts).predict(probe, where)
+    assert (north.label, south.label) == ("desk-north", "desk-south")
+    assert min(north.confidence, south.confidence) > 0.5
+    # Trained on text alone, the model has no context columns: the context changes nothing.
+    first, second = classifier_train(texts, labels).predict(probe, where)
+    assert first == second
+
+
+def test_context_tokens_are_columns_and_unknown_ones_are_ignored() -> None:
+    tokens = ContextTokens().fit(_parsed(["a", "b", "c"], ["client=1 contact=7", "client=1", ""]))
+    assert tokens.vocabulary_ == {"client=1": 0, "contact=7": 1}
+    rows = tokens.transform(_parsed(["d", "e", "f"], ["contact=7 client=1", "client=9", ""]))
+    assert rows.toarray().tolist() == [[1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]
+    assert ContextTokens(min_count=2).fit(_parsed(["a", "b"], ["x=1", "x=1 y=2"])).vocabulary_ == {
+        "x=1": 0
+    }
 
 
 def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -170,6 +238,32 @@ def test_a_missing_column_is_named(tmp_path: Path) -> None:
             "--text", "Summary", "--label", "Group",
         )  # fmt: skip
     assert "'Summary'" in str(error.value) and "'Short'" in str(error.value)
+
+
+def test_evaluate_triage_reads_field_columns_beside_the_text(tmp_path: Path) -> None:
+    texts, labels, contexts = _routed_by_client(12)
+    rows = [
+        {"Short": text, "Site": context.split()[0], "Group": label}
+        for text, label, context in zip(texts, labels, contexts, strict=True)
+    ]
+    train = _write_csv(tmp_path / "sites.csv", rows)
+    results = {}
+    for fields in ([], ["--field", "Site"]):
+        out = StringIO()
+        call_command(
+            "evaluate_triage", "--train", str(train), "--cv", "3", "--text", "Short",
+            *fields, "--label", "Group", "--json", stdout=out, stderr=StringIO(),
+        )  # fmt: skip
+        result = json.loads(out.getvalue())
+        results[tuple(result["fields"])] = result["accuracy"]
+    # The words are the same for both desks: only the site says which.
+    assert results[("Site",)] >= 0.95 and results[()] <= 0.75
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "evaluate_triage", "--train", str(train), "--cv", "3", "--text", "Short",
+            "--field", "Region", "--label", "Group",
+        )  # fmt: skip
+    assert "'Region'" in str(error.value) and "'Site'" in str(error.value)
 
 
 def test_too_few_rows_to_train_is_a_clear_error(tmp_path: Path) -> None:

@@ -33,20 +33,34 @@ class Command(BaseCommand):
             metavar="COLUMN",
             help="A text column; repeat for several (joined in order).",
         )
+        parser.add_argument(
+            "--field",
+            action="append",
+            default=[],
+            metavar="COLUMN",
+            help=(
+                "A category column read beside the text (caller, client, site); repeat for "
+                "several. Production reads each ticket's client, contact and source this way."
+            ),
+        )
         parser.add_argument("--label", required=True, metavar="COLUMN", help="Label column.")
         parser.add_argument("--seed", type=int, default=7, help="Fold shuffling seed (7).")
         parser.add_argument("--json", action="store_true", help="Print one JSON object only.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        texts, label = options["text"], options["label"]
+        columns = {
+            "text_columns": options["text"],
+            "label": options["label"],
+            "field_columns": options["field"],
+        }
         try:
-            train = dataset_load(options["train"], text_columns=texts, label=label)
+            train = dataset_load(options["train"], **columns)
             if options["cv"] is not None:
                 if not options["json"]:
                     self.stderr.write(f"Cross-validating on {len(train.texts):,} rows…")
                 result = evaluate_cv(train, folds=options["cv"], seed=options["seed"])
             else:
-                test = dataset_load(options["test"], text_columns=texts, label=label)
+                test = dataset_load(options["test"], **columns)
                 result = evaluate_split(train, test)
         except (DatasetError, NotEnoughHistory) as error:
             raise CommandError(str(error)) from None
@@ -54,6 +68,7 @@ class Command(BaseCommand):
             "algorithm": ALGORITHM,
             "mode": f"cv{options['cv']}" if options["cv"] is not None else "train/test",
             "train_rows": len(train.texts),
+            "fields": options["field"],
             "machine": f"{platform.machine()} {platform.python_implementation()}",
             **result,
         }
