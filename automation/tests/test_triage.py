@@ -15,7 +15,9 @@ from django.core.management import CommandError, call_command
 from automation.classifier import (
     ContextTokens,
     NotEnoughHistory,
+    SoftBalancedSvm,
     _parsed,
+    build_pipeline,
     classifier_train,
     clean_text,
 )
@@ -133,13 +135,15 @@ def test_cleaning_removes_mail_noise_and_ids() -> None:
     assert clean_text(text) == "hi, sap job 12345 failed for"
 
 
+def _labelled(seed: int, per_type: int = 30) -> tuple[list[str], list[str]]:
+    """Sentences from each type's vocabulary, with the type as the label."""
+    rng = random.Random(seed)
+    pairs = [(_sentence(rng, w), slug) for slug, w in VOCABULARY.items() for _ in range(per_type)]
+    return [text for text, _ in pairs], [label for _, label in pairs]
+
+
 def test_empty_huge_and_non_english_text_still_predict() -> None:
-    rng = random.Random(5)
-    texts, labels = [], []
-    for slug, words in VOCABULARY.items():
-        for _ in range(30):
-            texts.append(_sentence(rng, words))
-            labels.append(slug)
+    texts, labels = _labelled(5)
     model = classifier_train(texts, labels)
     odd = ["", "x" * 100_000, "Drucker druckt nicht, Papierstau im Fach 2", "😀" * 50]
     predictions = model.predict(odd)
@@ -179,6 +183,28 @@ def test_context_tokens_are_columns_and_unknown_ones_are_ignored() -> None:
     assert ContextTokens(min_count=2).fit(_parsed(["a", "b"], ["x=1", "x=1 y=2"])).vocabulary_ == {
         "x=1": 0
     }
+
+
+def test_the_nbsvm_part_classifies_and_folds_into_one_weight_matrix() -> None:
+    import numpy as np
+
+    texts, labels = _labelled(8)
+    features = build_pipeline().named_steps["features"].fit_transform(_parsed(texts))
+    truth = np.asarray(labels)
+    scores = {w: SoftBalancedSvm(nb_weight=w).fit(features, labels) for w in (0.0, 1.0, 0.5)}
+    plain = scores[0.0]
+    assert np.allclose(plain.decision_function(features), plain.svm_.decision_function(features))
+    # Scores are linear in the NBSVM's weight: one matrix, the SVM's plus w times the NBSVM's.
+    zero, one, half = (scores[w].decision_function(features) for w in (0.0, 1.0, 0.5))
+    assert not np.allclose(zero, one, atol=0.05)
+    assert np.allclose(half, zero + 0.5 * (one - zero), atol=0.01)
+    # The NBSVM part alone (the SVM's share made negligible) is a classifier in its own right.
+    mostly_nb = SoftBalancedSvm(nb_weight=1000.0).fit(features, labels)
+    assert (mostly_nb.predict(features) == truth).mean() >= 0.95
+    # Two classes: one row of weights, scores for both.
+    two = SoftBalancedSvm(nb_weight=0.5).fit(features[:60], labels[:60])
+    assert two.decision_function(features[:60]).shape == (60, 2)
+    assert (two.predict(features[:60]) == truth[:60]).mean() >= 0.95
 
 
 def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
