@@ -13,6 +13,7 @@ import io
 import re
 import time
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,12 +101,8 @@ class _Parsed(str):
 
 
 def _parsed(texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[str]:
-    if contexts is not None and len(contexts) != len(texts):
-        raise ValueError("texts and contexts differ in length")
-    return [
-        t if isinstance(t, _Parsed) else _Parsed(t, contexts[i] if contexts is not None else "")
-        for i, t in enumerate(texts)
-    ]
+    pairs = zip(texts, contexts if contexts is not None else [""] * len(texts), strict=True)
+    return [t if isinstance(t, _Parsed) else _Parsed(t, context) for t, context in pairs]
 
 
 class TextView(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -193,14 +190,7 @@ class CharTfidf(BaseEstimator, TransformerMixin):  # type: ignore[misc]
                 columns.extend(ids)
                 count += len(ids)
             indptr.append(indptr[-1] + count)
-        matrix = sparse.csr_matrix(
-            (
-                np.ones(len(columns), np.float32),
-                np.asarray(columns, dtype=np.int32),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(len(indptr) - 1, len(vocabulary)),
-        )
+        matrix = _ones(columns, indptr, len(vocabulary))
         matrix.sum_duplicates()
         np.log(matrix.data, out=matrix.data)
         matrix.data += 1  # sublinear tf: 1 + log(count)
@@ -221,10 +211,7 @@ class ContextTokens(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         self.min_count = min_count
 
     def fit(self, texts: Sequence[str], labels: Any = None) -> ContextTokens:
-        counts: dict[str, int] = {}
-        for text in texts:
-            for token in getattr(text, "context", ()):
-                counts[token] = counts.get(token, 0) + 1
+        counts = Counter(token for text in texts for token in getattr(text, "context", ()))
         kept = sorted(token for token, count in counts.items() if count >= self.min_count)
         self.vocabulary_ = {token: index for index, token in enumerate(kept)}
         return self
@@ -237,14 +224,19 @@ class ContextTokens(BaseEstimator, TransformerMixin):  # type: ignore[misc]
             ids = {vocabulary[t] for t in getattr(text, "context", ()) if t in vocabulary}
             columns.extend(sorted(ids))
             indptr.append(len(columns))
-        return sparse.csr_matrix(
-            (
-                np.ones(len(columns), np.float32),
-                np.asarray(columns, dtype=np.int32),
-                np.asarray(indptr, dtype=np.int64),
-            ),
-            shape=(len(texts), len(vocabulary)),
-        )
+        return _ones(columns, indptr, len(vocabulary))
+
+
+def _ones(columns: list[int], indptr: list[int], width: int) -> Any:
+    """A CSR matrix with 1.0 at each row's columns (a repeated column is a repeated entry)."""
+    return sparse.csr_matrix(
+        (
+            np.ones(len(columns), np.float32),
+            np.asarray(columns, dtype=np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        ),
+        shape=(len(indptr) - 1, width),
+    )
 
 
 class SoftBalancedSvm(BaseEstimator, ClassifierMixin):  # type: ignore[misc]
